@@ -1,0 +1,159 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SpiceError } from '../util/errors.js';
+import { writeSurfacePng } from '../render/outputs/screenshot.js';
+import { strokesForCombo, strokesForText, type KeyStroke } from './keymap.js';
+import type { Session } from './session.js';
+import { MouseMode, channelName } from './wire/enums.js';
+
+export interface ConnectGoals {
+  /** succeed once main, display and inputs are up and a first complete frame is drawn */
+  check?: boolean;
+  screenshot?: string;
+  /** the display must be idle this long before a screenshot (ms) */
+  settleMs?: number;
+  type?: string;
+  keys?: string[];
+  timeoutMs?: number;
+  /** stay connected this long (ms), then leave cleanly */
+  durationMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ConnectReport {
+  ok: boolean;
+  protocol: string;
+  sessionId: number | null;
+  name: string | null;
+  uuid: string | null;
+  mouseMode: string | null;
+  agentConnected: boolean;
+  timings: Record<string, number | null>;
+  channels: ReturnType<import('./channels/channel.js').Channel['describe']>[];
+  notOpened: { channel: string; why: string }[];
+  display: null | {
+    width: number; height: number; surfaces: number; draws: number;
+    imageCodecs: Record<string, number>; unhandled: Record<string, number>;
+  };
+  screenshot?: string;
+  typed?: number;
+  error?: { code: string; exitCode: number; message: string };
+}
+
+const round = (v: number | undefined | null) => (v === undefined || v === null ? null : Math.round(v * 10) / 10);
+
+export function buildReport(session: Session, extra: Partial<ConnectReport> = {}): ConnectReport {
+  const m = session.main;
+  const d = session.display;
+  const primary = d?.primary;
+  const mm = m.info.mouseMode?.current;
+  return {
+    ok: !session.error,
+    protocol: '2.2',
+    sessionId: m.info.init?.sessionId ?? null,
+    name: m.info.name,
+    uuid: m.info.uuid,
+    mouseMode: mm === undefined ? null : mm === MouseMode.client ? 'client' : 'server',
+    agentConnected: m.info.agentConnected,
+    timings: {
+      tcpMs: round(m.timings.connectMs),
+      tlsMs: round(m.timings.tlsMs),
+      linkMs: round(m.timings.linkMs),
+      authMs: round(m.timings.authMs),
+      mainReadyMs: round(m.timings.readyAtMs),
+      firstFrameMs: round(d?.markAtMs),
+    },
+    channels: session.channels.map((c) => c.describe()),
+    notOpened: session.notOpened.map((c) => ({ channel: `${channelName(c.type)}:${c.id}`, why: c.why })),
+    display: d
+      ? {
+          width: primary?.width ?? 0, height: primary?.height ?? 0, surfaces: d.surfaces.size, draws: d.draws,
+          imageCodecs: { ...d.imageTypes }, unhandled: { ...d.unsupported },
+        }
+      : null,
+    ...extra,
+    ...(session.error ? { error: { code: session.error.code, exitCode: session.error.exitCode, message: session.error.message } } : {}),
+  };
+}
+
+/** Rejects with a timeout error naming what was being waited for. */
+function deadline(ms: number | undefined, what: () => string, signal?: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (!ms) return;
+    const t = setTimeout(() => reject(new SpiceError('timeout', `timed out after ${ms / 1000} s waiting for ${what()}`)), ms);
+    t.unref();
+    signal?.addEventListener('abort', () => clearTimeout(t));
+  });
+}
+
+/** Resolves once no draw has happened for settleMs (bounded by the caller's deadline). */
+async function settle(session: Session, settleMs: number): Promise<void> {
+  const d = session.display!;
+  for (;;) {
+    const idle = performance.now() - session.t0 - d.lastDrawAtMs;
+    if (idle >= settleMs) return;
+    await sleep(Math.max(10, settleMs - idle));
+  }
+}
+
+async function sendStrokes(session: Session, strokes: KeyStroke[]): Promise<void> {
+  const inputs = session.inputs!;
+  for (const s of strokes) {
+    inputs.key(s);
+    // A short gap keeps guests with slow keyboard handling from dropping repeats.
+    await sleep(2);
+  }
+}
+
+/**
+ * Runs one connect: link, wait for the goals, act (type, screenshot), then close.
+ * Throws SpiceError on failure; the session's report is available either way.
+ */
+export async function runConnect(session: Session, goals: ConnectGoals): Promise<Partial<ConnectReport>> {
+  let waitingFor = 'the main channel';
+  const limit = deadline(goals.timeoutMs, () => waitingFor, goals.signal);
+  const aborted = new Promise<never>((_, reject) => {
+    goals.signal?.addEventListener('abort', () => reject(new SpiceError('ok', 'interrupted')));
+  });
+  const race = <T>(p: Promise<T>) => Promise.race([p, limit, session.failure(), aborted]);
+  const extra: Partial<ConnectReport> = {};
+
+  // Parse key input before connecting: a typo is a usage error, not a session.
+  const strokes: KeyStroke[] = [];
+  if (goals.type) strokes.push(...strokesForText(goals.type));
+  for (const k of goals.keys ?? []) strokes.push(...strokesForCombo(k));
+
+  await race(session.connect());
+  const needFrame = goals.check || goals.screenshot || strokes.length > 0;
+  if (needFrame) {
+    waitingFor = 'the display, inputs and cursor channels';
+    await race(session.waitFor(() => session.main.info.channels.length > 0));
+    waitingFor = 'the first complete frame';
+    await race(session.waitFor(() => {
+      const d = session.display;
+      return !!d && d.state === 'ready' && d.marked && !!session.inputs;
+    }));
+  }
+  if (strokes.length) {
+    waitingFor = 'the keys to be sent';
+    await race(sendStrokes(session, strokes));
+    extra.typed = strokes.length;
+  }
+  if (goals.screenshot) {
+    waitingFor = `the display to be idle for ${goals.settleMs ?? 300} ms`;
+    await race(settle(session, goals.settleMs ?? 300));
+    const primary = session.display!.primary;
+    if (!primary) throw new SpiceError('protocol', 'the server drew no primary surface');
+    writeSurfacePng(primary, goals.screenshot);
+    extra.screenshot = goals.screenshot;
+  }
+  if (!needFrame || goals.durationMs) {
+    waitingFor = 'the end of the session';
+    const stay = goals.durationMs ? sleep(goals.durationMs) : new Promise<void>(() => {});
+    try {
+      await race(stay);
+    } catch (e) {
+      if (!(e instanceof SpiceError && e.code === 'ok')) throw e;
+    }
+  }
+  return extra;
+}

@@ -1,0 +1,211 @@
+import { EventEmitter } from 'node:events';
+import { SpiceError } from '../util/errors.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import { Channel, type ChannelHost } from './channels/channel.js';
+import { CursorChannel } from './channels/cursor.js';
+import { DisplayChannel } from './channels/display.js';
+import { InputsChannel } from './channels/inputs.js';
+import { MainChannel } from './channels/main.js';
+import { LinkRefused } from './link.js';
+import { openSocket, type Target, type TlsSettings } from './transport.js';
+import type { Endpoint } from './uri.js';
+import { ChannelType, ImageCompression, LINK_ERR_NEED_SECURED, channelName } from './wire/enums.js';
+import type { MainInit } from './wire/messages/main.js';
+
+export interface SessionOptions {
+  endpoint: Endpoint;
+  password?: string;
+  tls?: TlsSettings;
+  /** channel names that must use TLS, or ['all'] */
+  secureChannels?: string[];
+  /** channel names not to open */
+  disableChannels?: string[];
+  connectTimeoutMs?: number;
+  log?: Logger;
+  preferredCompression?: number;
+}
+
+/** Channel types this client opens today. */
+const OPENED = new Set<number>([ChannelType.display, ChannelType.inputs, ChannelType.cursor]);
+
+/**
+ * Owns the channels of one SPICE session: links main, learns the session id and the channel
+ * list, opens the channels it implements. Emits 'channel' (Channel), 'failed' (SpiceError),
+ * 'first-frame' (DisplayChannel).
+ */
+export class Session extends EventEmitter {
+  readonly t0 = performance.now();
+  readonly log: Logger;
+  readonly main: MainChannel;
+  readonly channels: Channel[] = [];
+  /** channels the server offers that this client does not open (yet) */
+  readonly notOpened: { type: number; id: number; why: string }[] = [];
+  error: SpiceError | null = null;
+  private sessionId = 0;
+  private readonly forceTls = new Set<number>();
+  private closing = false;
+
+  constructor(readonly opts: SessionOptions) {
+    super();
+    this.log = opts.log ?? silentLogger;
+    this.main = new MainChannel(this.host(), this.t0);
+    this.track(this.main);
+  }
+
+  private host(): ChannelHost {
+    return {
+      log: this.log,
+      connectionId: () => this.sessionId,
+      password: () => ({ value: this.opts.password ?? '', given: this.opts.password !== undefined }),
+      openSocket: (type) => this.openChannelSocket(type),
+    };
+  }
+
+  /** spice-gtk's rule: TLS if listed secure (or 'all'); else the plain port; else the TLS port. */
+  private targetFor(type: number): Target {
+    const ep = this.opts.endpoint;
+    if (ep.unixPath) return { kind: 'unix', path: ep.unixPath };
+    const secure = this.opts.secureChannels ?? [];
+    const wantTls = this.forceTls.has(type) || secure.includes('all') || secure.includes(channelName(type));
+    if (wantTls && ep.tlsPort === undefined) {
+      throw new SpiceError('usage', `the ${channelName(type)} channel must use TLS, but no tls-port is known: give one (spice+tls:// or ?tls-port=)`);
+    }
+    if (!wantTls && ep.port !== undefined) return { kind: 'tcp', host: ep.host!, port: ep.port };
+    return { kind: 'tls', host: ep.host!, port: ep.tlsPort! };
+  }
+
+  private async openChannelSocket(type: number) {
+    const target = this.targetFor(type);
+    const opened = await openSocket(target, { tls: this.opts.tls, timeoutMs: this.opts.connectTimeoutMs ?? 10_000 });
+    return { ...opened, tls: target.kind === 'tls' };
+  }
+
+  private track(ch: Channel): void {
+    this.channels.push(ch);
+    ch.on('failed', (err: SpiceError) => this.fail(err));
+    this.emit('channel', ch);
+  }
+
+  private fail(err: SpiceError): void {
+    if (this.closing || this.error) return;
+    this.error = err;
+    this.log.debug({ err: err.message }, 'session failed');
+    this.emit('failed', err);
+    this.close();
+  }
+
+  /** Link main, then every implemented channel of the list. Resolves when they are up. */
+  async connect(): Promise<void> {
+    const initSeen = new Promise<MainInit>((resolve) => this.main.once('init', resolve));
+    await this.openWithTlsRetry(this.main);
+    const init = await Promise.race([initSeen, this.failure()]);
+    this.sessionId = init.sessionId;
+    this.main.on('channels', (list: { type: number; id: number }[]) => {
+      for (const c of list) void this.openListed(c.type, c.id);
+    });
+  }
+
+  /** A promise that rejects when the session fails (for races). */
+  failure(): Promise<never> {
+    return new Promise((_, reject) => {
+      if (this.error) reject(this.error);
+      else this.once('failed', reject);
+    });
+  }
+
+  private async openWithTlsRetry(ch: Channel): Promise<void> {
+    try {
+      await ch.open();
+    } catch (e) {
+      // NEED_SECURED: the server wants this channel on the TLS port; spice-gtk retries there.
+      if (e instanceof LinkRefused && e.linkError === LINK_ERR_NEED_SECURED && this.opts.endpoint.tlsPort !== undefined && !this.forceTls.has(ch.type)) {
+        this.forceTls.add(ch.type);
+        const retry = this.createChannel(ch.type, ch.id)!;
+        this.channels.splice(this.channels.indexOf(ch), 1);
+        this.track(retry);
+        return this.openWithTlsRetry(retry);
+      }
+      throw e;
+    }
+  }
+
+  private createChannel(type: number, id: number): Channel | null {
+    const host = this.host();
+    switch (type) {
+      case ChannelType.main: return new MainChannel(host, this.t0);
+      case ChannelType.display:
+        return new DisplayChannel(host, id, { preferredCompression: this.opts.preferredCompression ?? ImageCompression.lz4 }, this.t0);
+      case ChannelType.inputs: return new InputsChannel(host, id, this.t0);
+      case ChannelType.cursor: return new CursorChannel(host, id, this.t0);
+      default: return null;
+    }
+  }
+
+  private async openListed(type: number, id: number): Promise<void> {
+    const name = channelName(type);
+    if (this.opts.disableChannels?.includes(name)) {
+      this.notOpened.push({ type, id, why: 'disabled' });
+      return;
+    }
+    const ch = OPENED.has(type) ? this.createChannel(type, id) : null;
+    if (!ch) {
+      this.notOpened.push({ type, id, why: 'not implemented yet' });
+      return;
+    }
+    this.track(ch);
+    if (ch instanceof DisplayChannel) {
+      ch.once('mark', () => this.emit('first-frame', ch));
+    }
+    try {
+      await this.openWithTlsRetry(ch);
+    } catch {
+      // fail() already recorded it and failed the session
+    }
+  }
+
+  get display(): DisplayChannel | undefined {
+    return this.channels.find((c): c is DisplayChannel => c instanceof DisplayChannel);
+  }
+  get inputs(): InputsChannel | undefined {
+    return this.channels.find((c): c is InputsChannel => c instanceof InputsChannel && c.state === 'ready');
+  }
+  get cursor(): CursorChannel | undefined {
+    return this.channels.find((c): c is CursorChannel => c instanceof CursorChannel);
+  }
+
+  /** Resolves when pred() holds (checked on every channel event), rejects on failure. */
+  waitFor(pred: () => boolean, events: string[] = ['state', 'mark', 'draw', 'init', 'channels']): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.error) return reject(this.error);
+      if (pred()) return resolve();
+      const check = () => {
+        if (pred()) {
+          cleanup();
+          resolve();
+        }
+      };
+      const onFail = (e: SpiceError) => {
+        cleanup();
+        reject(e);
+      };
+      const attach = (ch: Channel) => events.forEach((ev) => ch.on(ev, check));
+      const cleanup = () => {
+        this.off('failed', onFail);
+        this.off('channel', onChannel);
+        for (const ch of this.channels) events.forEach((ev) => ch.off(ev, check));
+      };
+      const onChannel = (ch: Channel) => {
+        attach(ch);
+        check();
+      };
+      this.once('failed', onFail);
+      this.on('channel', onChannel);
+      this.channels.forEach(attach);
+    });
+  }
+
+  close(): void {
+    this.closing = true;
+    for (const ch of this.channels) ch.close();
+  }
+}
