@@ -11,7 +11,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .option('--log-level <level>', 'log level: fatal, error, warn, info, debug, trace (logs go to stderr)', 'warn')
     .option('--log-file <file>', 'write logs to this file instead of stderr')
-    .showHelpAfterError()
+    .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerConnect(program);
   return program;

@@ -216,7 +216,7 @@ export abstract class Channel extends EventEmitter {
       tls: this.tls,
       caps: { common: capBits(this.serverCommonCaps), channel: capBits(this.serverChannelCaps), client: capBits(this.channelCaps()) },
       stats: this.stats.toJSON(),
-      timings: this.timings,
+      timings: Object.fromEntries(Object.entries(this.timings).map(([k, v]) => [k, Math.round((v as number) * 10) / 10])),
       ...(this.error ? { error: this.error.message } : {}),
     };
   }
