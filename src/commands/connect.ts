@@ -83,10 +83,11 @@ export async function connectAction(uri: string, flags: ConnectFlags): Promise<n
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    session.close();
   }
   if (failure && !session.error) session.error = failure;
+  // The report shows the channels as they were at the end, before we close them.
   const report = buildReport(session, extra);
+  session.close();
   if (flags.json) printJson(report);
   else if (!failure) printLine(summary(report));
   if (failure) throw failure;
