@@ -38,7 +38,7 @@ export function parseNotify(body: Buffer): Notify {
   const visibility = r.u32('visibility');
   const what = r.u32('what');
   const len = r.u32('message_len');
-  const text = r.bytes(Math.min(len, r.remaining), 'message');
+  const text = r.bytes(len, 'message');
   return { severity, visibility, what, message: text.toString('utf8').replace(/\0+$/, '') };
 }
 
