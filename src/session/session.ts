@@ -22,7 +22,11 @@ export interface SessionOptions {
   disableChannels?: string[];
   connectTimeoutMs?: number;
   log?: Logger;
-  preferredCompression?: number;
+  /** PREFERRED_COMPRESSION for display channels; null keeps the server's setting (default LZ4). */
+  preferredCompression?: number | null;
+  glzWindow?: number;
+  /** false: display messages are counted but not drawn (capture tools) */
+  drawDisplay?: boolean;
 }
 
 /** Channel types this client opens today. */
@@ -134,7 +138,11 @@ export class Session extends EventEmitter {
     switch (type) {
       case ChannelType.main: return new MainChannel(host, this.t0);
       case ChannelType.display:
-        return new DisplayChannel(host, id, { preferredCompression: this.opts.preferredCompression ?? ImageCompression.lz4 }, this.t0);
+        return new DisplayChannel(host, id, {
+          preferredCompression: this.opts.preferredCompression === undefined ? ImageCompression.lz4 : this.opts.preferredCompression,
+          glzWindow: this.opts.glzWindow,
+          draw: this.opts.drawDisplay,
+        }, this.t0);
       case ChannelType.inputs: return new InputsChannel(host, id, this.t0);
       case ChannelType.cursor: return new CursorChannel(host, id, this.t0);
       default: return null;

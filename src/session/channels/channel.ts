@@ -115,6 +115,8 @@ export abstract class Channel extends EventEmitter {
     for (const m of msgs) {
       if (this.state !== 'ready') return;
       this.received++;
+      // A tap for capture tools and packet-level tests; free when nobody listens.
+      if (this.listenerCount('raw')) this.emit('raw', m.type, m.body);
       try {
         this.dispatch(m.type, m.body);
         this.countAck();

@@ -25,8 +25,12 @@ const ROPD_OP_INVERS = 512;
 const PIXMAP_CACHE_PIXELS = 20_971_520n;
 
 export interface DisplayOptions {
-  /** PREFERRED_COMPRESSION sent after INIT; LZ4 until every codec is decoded. */
-  preferredCompression: number;
+  /** PREFERRED_COMPRESSION sent after INIT (an ImageCompression value), or null to keep the server's choice. */
+  preferredCompression: number | null;
+  /** GLZ dictionary window in pixels advertised in DISPLAY_INIT; 0 disables GLZ. */
+  glzWindow?: number;
+  /** false: record and count messages without drawing (capture tools). */
+  draw?: boolean;
 }
 
 /**
@@ -56,8 +60,8 @@ export class DisplayChannel extends Channel {
 
   protected override onReady(): void {
     // GLZ window 0: the server never sends GLZ until the GLZ decoder lands.
-    this.send(MsgcDisplay.init, encodeDisplayInit(1, PIXMAP_CACHE_PIXELS, 1, 0));
-    if (hasCap(this.serverChannelCaps, DisplayCap.prefCompression)) {
+    this.send(MsgcDisplay.init, encodeDisplayInit(1, PIXMAP_CACHE_PIXELS, 1, this.opts.glzWindow ?? 0));
+    if (this.opts.preferredCompression !== null && hasCap(this.serverChannelCaps, DisplayCap.prefCompression)) {
       this.send(MsgcDisplay.preferredCompression, encodePreferredCompression(this.opts.preferredCompression));
     }
   }
@@ -69,6 +73,7 @@ export class DisplayChannel extends Channel {
   }
 
   protected onMessage(type: number, body: Buffer): void {
+    if (this.opts.draw === false && type !== MsgDisplay.mark) return;
     switch (type) {
       case MsgDisplay.surfaceCreate: {
         const m = parseSurfaceCreate(body);
