@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { SpiceError } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { Channel, type ChannelHost } from './channels/channel.js';
@@ -6,11 +6,11 @@ import { CursorChannel } from './channels/cursor.js';
 import { DisplayChannel } from './channels/display.js';
 import { InputsChannel } from './channels/inputs.js';
 import { MainChannel } from './channels/main.js';
+import { SpicevmcChannel } from './channels/spicevmc.js';
 import { LinkRefused } from './link.js';
 import { openSocket, type Target, type TlsSettings } from './transport.js';
 import type { Endpoint } from './uri.js';
 import { ChannelType, ImageCompression, LINK_ERR_NEED_SECURED, channelName } from './wire/enums.js';
-import type { MainInit } from './wire/messages/main.js';
 
 export interface SessionOptions {
   endpoint: Endpoint;
@@ -27,10 +27,12 @@ export interface SessionOptions {
   glzWindow?: number;
   /** false: display messages are counted but not drawn (capture tools) */
   drawDisplay?: boolean;
+  /** channel types opened automatically from the server's list (default display, inputs, cursor) */
+  autoOpen?: number[];
 }
 
-/** Channel types this client opens today. */
-const OPENED = new Set<number>([ChannelType.display, ChannelType.inputs, ChannelType.cursor]);
+/** Channel types opened from the server's list unless the caller says otherwise. */
+const AUTO_OPEN = [ChannelType.display, ChannelType.inputs, ChannelType.cursor];
 
 /**
  * Owns the channels of one SPICE session: links main, learns the session id and the channel
@@ -40,12 +42,11 @@ const OPENED = new Set<number>([ChannelType.display, ChannelType.inputs, Channel
 export class Session extends EventEmitter {
   readonly t0 = performance.now();
   readonly log: Logger;
-  readonly main: MainChannel;
+  main: MainChannel;
   readonly channels: Channel[] = [];
   /** channels the server offers that this client does not open (yet) */
   readonly notOpened: { type: number; id: number; why: string }[] = [];
   error: SpiceError | null = null;
-  private sessionId = 0;
   private readonly forceTls = new Set<number>();
   private closing = false;
 
@@ -59,7 +60,8 @@ export class Session extends EventEmitter {
   private host(): ChannelHost {
     return {
       log: this.log,
-      connectionId: () => this.sessionId,
+      // 0 links a new main channel; every other channel uses the session id from MAIN_INIT.
+      connectionId: () => this.main.info.init?.sessionId ?? 0,
       password: () => ({ value: this.opts.password ?? '', given: this.opts.password !== undefined }),
       openSocket: (type) => this.openChannelSocket(type),
     };
@@ -98,15 +100,19 @@ export class Session extends EventEmitter {
     this.close();
   }
 
-  /** Link main, then every implemented channel of the list. Resolves when they are up. */
+  /** Links main and waits for MAIN_INIT; the listed channels then open as they are announced. */
   async connect(): Promise<void> {
-    const initSeen = new Promise<MainInit>((resolve) => this.main.once('init', resolve));
-    await this.openWithTlsRetry(this.main);
-    const init = await Promise.race([initSeen, this.failure()]);
-    this.sessionId = init.sessionId;
-    this.main.on('channels', (list: { type: number; id: number }[]) => {
-      for (const c of list) void this.openListed(c.type, c.id);
+    this.main.on('channels', (list: { type: number; id: number }[]) => this.openAll(list));
+    await this.openWithTlsRetry(this.main, () => {
+      this.main = new MainChannel(this.host(), this.t0);
+      this.main.on('channels', (list: { type: number; id: number }[]) => this.openAll(list));
+      return this.main;
     });
+    if (!this.main.info.init) await Promise.race([once(this.main, 'init'), this.failure()]);
+  }
+
+  private openAll(list: { type: number; id: number }[]): void {
+    for (const c of list) void this.openListed(c.type, c.id);
   }
 
   /** A promise that rejects when the session fails (for races). */
@@ -117,17 +123,19 @@ export class Session extends EventEmitter {
     });
   }
 
-  private async openWithTlsRetry(ch: Channel): Promise<void> {
+  /** Opens ch; on NEED_SECURED retries a fresh one from make() on the TLS port, as spice-gtk does. */
+  private async openWithTlsRetry<T extends Channel>(ch: T, make: () => T): Promise<T> {
     try {
       await ch.open();
+      return ch;
     } catch (e) {
-      // NEED_SECURED: the server wants this channel on the TLS port; spice-gtk retries there.
       if (e instanceof LinkRefused && e.linkError === LINK_ERR_NEED_SECURED && this.opts.endpoint.tlsPort !== undefined && !this.forceTls.has(ch.type)) {
         this.forceTls.add(ch.type);
-        const retry = this.createChannel(ch.type, ch.id)!;
+        this.error = null;
+        const retry = make();
         this.channels.splice(this.channels.indexOf(ch), 1);
         this.track(retry);
-        return this.openWithTlsRetry(retry);
+        return this.openWithTlsRetry(retry, make);
       }
       throw e;
     }
@@ -155,9 +163,10 @@ export class Session extends EventEmitter {
       this.notOpened.push({ type, id, why: 'disabled' });
       return;
     }
-    const ch = OPENED.has(type) ? this.createChannel(type, id) : null;
+    const auto = this.opts.autoOpen ?? AUTO_OPEN;
+    const ch = auto.includes(type) ? this.createChannel(type, id) : null;
     if (!ch) {
-      this.notOpened.push({ type, id, why: 'not implemented yet' });
+      this.notOpened.push({ type, id, why: auto.includes(type) || !this.createChannel(type, id) ? 'not implemented yet' : 'not requested' });
       return;
     }
     this.track(ch);
@@ -165,10 +174,27 @@ export class Session extends EventEmitter {
       ch.once('mark', () => this.emit('first-frame', ch));
     }
     try {
-      await this.openWithTlsRetry(ch);
+      await this.openWithTlsRetry(ch, () => this.createChannel(type, id)!);
     } catch {
       // fail() already recorded it and failed the session
     }
+  }
+
+  /**
+   * Opens a spicevmc channel (usbredir, port) by id. It may be called right after MAIN_INIT,
+   * before the server's channel list arrives: the session id is all the link needs.
+   */
+  async openSpicevmc(type: number, id: number, lz4: boolean): Promise<SpicevmcChannel> {
+    const make = () => new SpicevmcChannel(this.host(), type, id, lz4, this.t0);
+    const ch = make();
+    this.notOpened.splice(0, this.notOpened.length, ...this.notOpened.filter((c) => !(c.type === type && c.id === id)));
+    this.track(ch);
+    return this.openWithTlsRetry(ch, make);
+  }
+
+  /** Ids of the channels of this type the server listed. */
+  listed(type: number): number[] {
+    return this.main.info.channels.filter((c) => c.type === type).map((c) => c.id);
   }
 
   get display(): DisplayChannel | undefined {

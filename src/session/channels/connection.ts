@@ -88,6 +88,19 @@ export class Connection {
     if (this.q.length) this.deliver(this.q.drain());
   }
 
+  drained(): Promise<void> {
+    if (!this.socket.writableNeedDrain || this.ended) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+  }
+
   close(): void {
     this.closedByUs = true;
     this.socket.end();
