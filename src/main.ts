@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerConnect } from './commands/connect.js';
+import { registerUsb } from './commands/usb.js';
 import { ExitCode, SpiceError } from './util/errors.js';
 import { printError } from './util/output.js';
 
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerConnect(program);
+  registerUsb(program);
   return program;
 }
 
