@@ -18,7 +18,7 @@ PKGS=(
   # disk images for USB tests
   dosfstools mtools genisoimage xorriso
   # network / capture / misc tools
-  tshark socat iproute2 procps util-linux openssl ca-certificates python3
+  tshark socat iproute2 procps util-linux openssl ca-certificates python3 tmux
   # reference client (benchmarks)
   spice-client-gtk virt-viewer
 )

@@ -184,8 +184,12 @@ export class Session extends EventEmitter {
    * Opens a spicevmc channel (usbredir, port) by id. It may be called right after MAIN_INIT,
    * before the server's channel list arrives: the session id is all the link needs.
    */
-  async openSpicevmc(type: number, id: number, lz4: boolean): Promise<SpicevmcChannel> {
-    const make = () => new SpicevmcChannel(this.host(), type, id, lz4, this.t0);
+  async openSpicevmc(type: number, id: number, lz4: boolean, limit?: { in: number | null; out: number | null }): Promise<SpicevmcChannel> {
+    const make = () => {
+      const ch = new SpicevmcChannel(this.host(), type, id, lz4, this.t0);
+      if (limit) ch.limit = limit;
+      return ch;
+    };
     const ch = make();
     this.notOpened.splice(0, this.notOpened.length, ...this.notOpened.filter((c) => !(c.type === type && c.id === id)));
     this.track(ch);

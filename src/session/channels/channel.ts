@@ -9,6 +9,7 @@ import { CommonCap, LinkError, MsgBase, MsgcBase, channelName } from '../wire/en
 import { encodeMessage, type RawMessage } from '../wire/framer.js';
 import { encodeAckSync, encodePong, parseDisconnecting, parseMessageList, parseNotify, parsePing, parseSetAck } from '../wire/messages/common.js';
 import { Connection } from './connection.js';
+import { TokenBucket } from '../limiter.js';
 
 export type ChannelState = 'idle' | 'connecting' | 'linking' | 'ready' | 'closed' | 'failed';
 
@@ -46,6 +47,8 @@ export abstract class Channel extends EventEmitter {
   disconnectReason: number | null = null;
   /** messages received so far: with mini headers this is the serial of the last one */
   received = 0;
+  /** bandwidth limits in bytes/s per direction, applied from the first byte (null = none) */
+  limit: { in: number | null; out: number | null } = { in: null, out: null };
 
   protected conn: Connection | null = null;
   private mini = true;
@@ -84,6 +87,8 @@ export abstract class Channel extends EventEmitter {
     this.timings.connectMs = opened.connectMs;
     this.timings.tlsMs = opened.tlsMs;
     this.conn = new Connection(opened.socket, this.stats, this.name, () => this.onSocketClosed());
+    if (this.limit.in) this.conn.limitIn = new TokenBucket(this.limit.in);
+    if (this.limit.out) this.conn.limitOut = new TokenBucket(this.limit.out);
     this.setState('linking');
     let link: LinkResult;
     try {

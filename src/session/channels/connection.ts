@@ -3,6 +3,7 @@ import { SpiceError } from '../../util/errors.js';
 import { ByteQueue } from '../wire/bytequeue.js';
 import { MessageFramer, type RawMessage } from '../wire/framer.js';
 import type { ChannelStats } from '../stats/counters.js';
+import type { TokenBucket } from '../limiter.js';
 
 /**
  * One channel's socket: exact reads during the link stage, then a message stream.
@@ -16,6 +17,14 @@ export class Connection {
   private onFailure: ((e: Error) => void) | null = null;
   private ended: Error | null = null;
   closedByUs = false;
+  /** optional bandwidth limits per direction (wire bytes) */
+  limitIn: TokenBucket | null = null;
+  limitOut: TokenBucket | null = null;
+  private outQueue: { buf: Buffer; messages: number }[] = [];
+  private outTimer: NodeJS.Timeout | null = null;
+  private inTimer: NodeJS.Timeout | null = null;
+  private inQueue: Buffer[] = [];
+  private inQueued = 0;
 
   constructor(readonly socket: Socket, readonly stats: ChannelStats, readonly what: string, private readonly onClose: (hadError: boolean) => void) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -37,6 +46,11 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.limitIn) return this.throttleIn(chunk);
+    this.accept(chunk);
+  }
+
+  private accept(chunk: Buffer): void {
     this.stats.in.add(chunk.length);
     if (this.framer) return this.deliver(chunk);
     this.q.push(chunk);
@@ -76,8 +90,65 @@ export class Connection {
 
   write(buf: Buffer, messages = 0): boolean {
     if (this.ended || this.socket.destroyed) return false;
+    if (this.limitOut && (this.outQueue.length || this.limitOut.delayMs() > 0)) {
+      this.outQueue.push({ buf, messages });
+      this.pumpOut();
+      return false;
+    }
+    return this.writeNow(buf, messages);
+  }
+
+  private writeNow(buf: Buffer, messages: number): boolean {
     this.stats.out.add(buf.length, messages);
+    this.limitOut?.spend(buf.length);
     return this.socket.write(buf);
+  }
+
+  /** Releases queued writes as the outgoing bucket allows. */
+  private pumpOut(): void {
+    if (this.outTimer || !this.limitOut) return;
+    const wait = this.limitOut.delayMs();
+    this.outTimer = setTimeout(() => {
+      this.outTimer = null;
+      while (this.outQueue.length && this.limitOut!.delayMs() === 0 && !this.ended) {
+        const q = this.outQueue.shift()!;
+        this.writeNow(q.buf, q.messages);
+      }
+      if (this.outQueue.length && !this.ended) this.pumpOut();
+      else this.socket.emit('limiter-drain');
+    }, wait);
+  }
+
+  /**
+   * Delivers received bytes no faster than the incoming bucket allows, in slices of at most
+   * its burst; past a small backlog the socket is paused, so TCP back-pressure reaches the server.
+   */
+  private throttleIn(chunk: Buffer): void {
+    this.inQueue.push(chunk);
+    this.inQueued += chunk.length;
+    if (this.inQueued > 4 * this.limitIn!.burst) this.socket.pause();
+    this.pumpIn();
+  }
+
+  private pumpIn(): void {
+    if (this.inTimer) return;
+    const bucket = this.limitIn!;
+    while (this.inQueue.length && bucket.delayMs() === 0 && !this.isEnded) {
+      const head = this.inQueue[0]!;
+      const slice = head.subarray(0, bucket.burst);
+      if (slice.length === head.length) this.inQueue.shift();
+      else this.inQueue[0] = head.subarray(slice.length);
+      this.inQueued -= slice.length;
+      bucket.spend(slice.length);
+      this.accept(slice);
+    }
+    if (this.inQueued <= 4 * bucket.burst && !this.isEnded) this.socket.resume();
+    if (this.inQueue.length && !this.isEnded) {
+      this.inTimer = setTimeout(() => {
+        this.inTimer = null;
+        this.pumpIn();
+      }, bucket.delayMs());
+    }
   }
 
   /** Switch to message mode; bytes already read past the link go to the framer first. */
@@ -88,21 +159,28 @@ export class Connection {
     if (this.q.length) this.deliver(this.q.drain());
   }
 
-  drained(): Promise<void> {
-    if (!this.socket.writableNeedDrain || this.ended) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.socket.off('drain', done);
-        this.socket.off('close', done);
-        resolve();
-      };
-      this.socket.on('drain', done);
-      this.socket.on('close', done);
-    });
+  /** Resolves when neither the limiter nor the socket holds queued writes. */
+  async drained(): Promise<void> {
+    const wait = (ev: string) =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          this.socket.off(ev, done);
+          this.socket.off('close', done);
+          resolve();
+        };
+        this.socket.on(ev, done);
+        this.socket.on('close', done);
+      });
+    while (this.outQueue.length && !this.ended) await wait('limiter-drain');
+    if (this.socket.writableNeedDrain && !this.ended) await wait('drain');
   }
 
   close(): void {
     this.closedByUs = true;
+    if (this.outTimer) clearTimeout(this.outTimer);
+    if (this.inTimer) clearTimeout(this.inTimer);
+    // Queued writes still go out (a device_disconnect must reach the server) before the end.
+    for (const q of this.outQueue.splice(0)) this.stats.out.add(q.buf.length, q.messages), this.socket.write(q.buf);
     this.socket.end();
     this.socket.destroySoon?.();
     setTimeout(() => this.socket.destroy(), 1000).unref();
