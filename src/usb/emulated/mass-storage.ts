@@ -1,0 +1,398 @@
+// An emulated USB mass-storage device (Bulk-Only Transport, SCSI transparent command set)
+// backed by an image file: a USB stick (SCSI disk, PDT 0) or a CD/DVD-ROM drive (MMC, PDT 5,
+// read-only ISO). It implements UsbDeviceBackend, so UsbredirHost drives it exactly like a
+// real device.
+//
+// USB side (docs/protocol-digest.md §10.1): high speed (default) with 512-byte bulk
+// endpoints 0x81 IN / 0x02 OUT, or full speed with 64-byte ones; one configuration, one
+// interface 08/06/50; strings 1 manufacturer, 2 product, 3 serial (>= 12 hex digits, stable
+// per image path); device qualifier and other-speed configuration for a high-speed device;
+// GET_STATUS, CLEAR/SET_FEATURE(ENDPOINT_HALT), Bulk-Only Mass Storage Reset (0x21/0xFF) and
+// Get Max LUN (0xA1/0xFE). Everything else stalls.
+
+import { createHash } from 'node:crypto';
+import { resolve as resolvePath } from 'node:path';
+import {
+  dataIn,
+  dataOut,
+  DescriptorType,
+  failed,
+  interfacesAt,
+  languageDescriptor,
+  parseConfigDescriptor,
+  StandardRequest,
+  stringDescriptor,
+  type ControlSetup,
+  type DeviceTraceEvent,
+  type InterfaceInfo,
+  type TransferOptions,
+  type TransferResult,
+  type TransferStatus,
+  type UsbDeviceBackend,
+  type UsbDeviceInfo,
+} from '../backend.js';
+import { SpiceError } from '../../util/errors.js';
+import { BulkOnlyTransport } from './bot.js';
+import { describeFsError, ImageFile } from './image-file.js';
+import { ScsiCd } from './scsi-cd.js';
+import { ScsiDisk } from './scsi-disk.js';
+import type { ScsiLogicalUnit } from './scsi.js';
+
+export const BULK_IN_EP = 0x81;
+export const BULK_OUT_EP = 0x02;
+
+export type MassStorageKind = 'disk' | 'cd';
+
+export interface MassStorageOptions {
+  kind?: MassStorageKind;
+  /** Disk only: refuse writes (DATA PROTECT / WRITE PROTECTED, WP bit in MODE SENSE). CDs are always read-only. */
+  readOnly?: boolean;
+  /** 'high' (default, 512-byte bulk packets) or 'full' (64-byte). */
+  speed?: 'high' | 'full';
+  vendorId?: number;
+  productId?: number;
+  bcdDevice?: number;
+  manufacturer?: string;
+  product?: string;
+  /** USB serial number (and SCSI unit serial); default: 24 hex digits derived from the image path. */
+  serial?: string;
+  /** INQUIRY vendor (8 chars), product (16), revision (4). */
+  inquiryVendor?: string;
+  inquiryProduct?: string;
+  inquiryRevision?: string;
+  /** Disk only: logical block size (default 512). */
+  blockSize?: number;
+  /** Called when the guest ejects the medium. */
+  onEject?: () => void;
+}
+
+/** Default ids: pid.codes test VID/PID for the stick; Red Hat's id for an emulated CD (as spice-gtk). */
+const DEFAULTS = {
+  disk: { vendorId: 0x1209, productId: 0x0001, product: 'spicectl USB disk', inquiryProduct: 'USB disk' },
+  cd: { vendorId: 0x2b23, productId: 0xcdcd, product: 'spicectl USB CD-ROM', inquiryProduct: 'USB CD-ROM' },
+} as const;
+
+/** A stable serial number for an image: 24 uppercase hex digits. */
+export function serialForImage(path: string): string {
+  return createHash('sha256').update(resolvePath(path)).digest('hex').slice(0, 24).toUpperCase();
+}
+
+function sizeText(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 10 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
+}
+
+export class EmulatedMassStorage implements UsbDeviceBackend {
+  readonly info: UsbDeviceInfo;
+  readonly deviceDescriptor: Buffer;
+  readonly kind: MassStorageKind;
+  readonly lun: ScsiLogicalUnit;
+  readonly bot: BulkOnlyTransport;
+  readonly image: ImageFile;
+  private readonly highSpeed: boolean;
+  private readonly configHs: Buffer;
+  private readonly configFs: Buffer;
+  private readonly strings: string[];
+  private config = 0;
+  private trace: ((ev: DeviceTraceEvent) => void) | null = null;
+  private closed = false;
+
+  /** Open an image file and build the device. Throws SpiceError('input') for unusable images. */
+  static async open(path: string, opts: MassStorageOptions = {}): Promise<EmulatedMassStorage> {
+    const kind = opts.kind ?? 'disk';
+    const readOnly = kind === 'cd' ? true : (opts.readOnly ?? false);
+    const image = await ImageFile.open(path, { readOnly });
+    try {
+      return new EmulatedMassStorage(image, { ...opts, kind, serial: opts.serial ?? serialForImage(path) });
+    } catch (e) {
+      await image.close().catch(() => {});
+      throw e;
+    }
+  }
+
+  constructor(image: ImageFile, opts: MassStorageOptions = {}) {
+    this.kind = opts.kind ?? 'disk';
+    this.image = image;
+    this.highSpeed = (opts.speed ?? 'high') === 'high';
+    const d = DEFAULTS[this.kind];
+    const serial = opts.serial ?? serialForImage(image.path);
+    if (!/^[0-9A-Fa-f]{12,}$/.test(serial)) {
+      throw new SpiceError('input', `USB serial "${serial}" must be at least 12 hexadecimal digits (mass-storage class requirement)`);
+    }
+    const blockSize = this.kind === 'cd' ? 2048 : (opts.blockSize ?? 512);
+    if (image.size < blockSize) {
+      throw new SpiceError('input', `image ${image.path} is too small (${image.size} bytes; at least one ${blockSize}-byte block needed)`);
+    }
+    const onIoError = (op: 'read' | 'write' | 'sync', err: unknown): void => {
+      this.trace?.({ kind: 'io-error', op, message: `${op} ${image.path}: ${describeFsError(err)}` });
+    };
+    const onEject = (): void => {
+      this.trace?.({ kind: 'eject' });
+      opts.onEject?.();
+    };
+    const lunOpts = {
+      image,
+      vendor: opts.inquiryVendor ?? 'spicectl',
+      product: opts.inquiryProduct ?? d.inquiryProduct,
+      revision: opts.inquiryRevision ?? '0.1',
+      serial,
+      onEject,
+      onIoError,
+    };
+    this.lun =
+      this.kind === 'cd'
+        ? new ScsiCd(lunOpts)
+        : new ScsiDisk({ ...lunOpts, blockSize, readOnly: opts.readOnly ?? image.readOnly, removable: true });
+    this.bot = new BulkOnlyTransport({
+      luns: [this.lun],
+      inEndpoint: BULK_IN_EP,
+      outEndpoint: BULK_OUT_EP,
+      trace: (ev) => this.trace?.(ev),
+    });
+
+    const vendorId = opts.vendorId ?? d.vendorId;
+    const productId = opts.productId ?? d.productId;
+    const bcdDevice = opts.bcdDevice ?? 0x0100;
+    const manufacturer = opts.manufacturer ?? 'spicectl';
+    const product = opts.product ?? d.product;
+    this.strings = ['', manufacturer, product, serial];
+
+    // Device descriptor: USB 2.0, class per interface, EP0 64 bytes, strings 1/2/3, one configuration.
+    const dd = Buffer.alloc(18);
+    dd[0] = 18;
+    dd[1] = DescriptorType.device;
+    dd.writeUInt16LE(0x0200, 2);
+    dd[7] = 64;
+    dd.writeUInt16LE(vendorId, 8);
+    dd.writeUInt16LE(productId, 10);
+    dd.writeUInt16LE(bcdDevice, 12);
+    dd[14] = 1;
+    dd[15] = 2;
+    dd[16] = 3;
+    dd[17] = 1;
+    this.deviceDescriptor = dd;
+    this.configHs = configDescriptor(512, DescriptorType.configuration);
+    this.configFs = configDescriptor(64, DescriptorType.configuration);
+
+    const what = this.kind === 'cd' ? 'CD-ROM' : 'USB stick';
+    const ro = this.kind === 'disk' && this.lun.readOnly ? ', read-only' : '';
+    this.info = {
+      speed: this.highSpeed ? 'high' : 'full',
+      bcdUSB: 0x0200,
+      deviceClass: 0,
+      deviceSubclass: 0,
+      deviceProtocol: 0,
+      vendorId,
+      productId,
+      bcdDevice,
+      manufacturer,
+      product,
+      serial,
+      description: `emulated ${what} ${image.path} (${sizeText(image.size)}${ro})`,
+    };
+  }
+
+  get configuration(): number {
+    return this.config;
+  }
+
+  configDescriptor(index: number): Buffer | undefined {
+    return index === 0 ? (this.highSpeed ? this.configHs : this.configFs) : undefined;
+  }
+
+  currentInterfaces(): InterfaceInfo[] {
+    return interfacesAt(parseConfigDescriptor(this.configDescriptor(0)!));
+  }
+
+  altSetting(interfaceNumber: number): number | undefined {
+    return interfaceNumber === 0 ? 0 : undefined;
+  }
+
+  setTraceSink(sink: ((ev: DeviceTraceEvent) => void) | null): void {
+    this.trace = sink;
+  }
+
+  // ---- control ------------------------------------------------------------------------------
+
+  async control(setup: ControlSetup, data?: Buffer, _opts?: TransferOptions): Promise<TransferResult> {
+    if (this.closed) return failed('ioerror');
+    const type = (setup.requestType >> 5) & 0x03;
+    const recipient = setup.requestType & 0x1f;
+    const isIn = (setup.requestType & 0x80) !== 0;
+    const reply = (buf: Buffer): TransferResult => dataIn(buf.subarray(0, Math.min(buf.length, setup.length)));
+    const ok = (): TransferResult => (isIn ? dataIn(Buffer.alloc(0)) : dataOut(data?.length ?? 0));
+
+    if (type === 0) {
+      switch (setup.request) {
+        case StandardRequest.getDescriptor:
+          if (!isIn || recipient !== 0) break;
+          {
+            const d = this.descriptor(setup.value >> 8, setup.value & 0xff);
+            return d ? reply(d) : failed('stall');
+          }
+        case StandardRequest.getStatus: {
+          if (!isIn) break;
+          if (recipient === 0 || (recipient === 1 && (setup.index & 0xff) === 0)) return reply(Buffer.alloc(2));
+          if (recipient === 2) {
+            const ep = setup.index & 0xff;
+            if (!this.knownEndpoint(ep)) return failed('stall');
+            return reply(Buffer.from([this.bot.isHalted(ep) ? 1 : 0, 0]));
+          }
+          break;
+        }
+        case StandardRequest.clearFeature:
+        case StandardRequest.setFeature: {
+          if (isIn) break;
+          const set = setup.request === StandardRequest.setFeature;
+          if (recipient === 2 && setup.value === 0) {
+            // ENDPOINT_HALT
+            const ep = setup.index & 0xff;
+            if (!this.knownEndpoint(ep)) return failed('stall');
+            if ((ep & 0x0f) !== 0) {
+              if (set) this.bot.setHalt(ep);
+              else this.bot.clearHalt(ep);
+            }
+            return ok();
+          }
+          if (recipient === 0 && setup.value === 1) return ok(); // DEVICE_REMOTE_WAKEUP: accepted, never used
+          break;
+        }
+        case StandardRequest.setAddress:
+          return ok(); // handled by QEMU; harmless here
+        case StandardRequest.getConfiguration:
+          if (isIn && recipient === 0) return reply(Buffer.from([this.config]));
+          break;
+        case StandardRequest.setConfiguration:
+          if (!isIn && recipient === 0) return (await this.setConfiguration(setup.value & 0xff)) === 'success' ? ok() : failed('stall');
+          break;
+        case StandardRequest.getInterface:
+          if (isIn && recipient === 1 && this.config !== 0 && (setup.index & 0xff) === 0) return reply(Buffer.from([0]));
+          break;
+        case StandardRequest.setInterface:
+          if (!isIn && recipient === 1) return (await this.setAltSetting(setup.index & 0xff, setup.value & 0xff)) === 'success' ? ok() : failed('stall');
+          break;
+        default:
+          break;
+      }
+      return failed('stall');
+    }
+
+    if (type === 1 && recipient === 1 && (setup.index & 0xff) === 0) {
+      if (setup.request === 0xff && !isIn && setup.value === 0 && setup.length === 0) {
+        this.bot.reset(); // Bulk-Only Mass Storage Reset
+        return ok();
+      }
+      if (setup.request === 0xfe && isIn && setup.value === 0 && setup.length >= 1) {
+        return reply(Buffer.from([this.bot.maxLun])); // Get Max LUN
+      }
+    }
+    return failed('stall');
+  }
+
+  private knownEndpoint(ep: number): boolean {
+    return ep === 0x00 || ep === 0x80 || ep === BULK_IN_EP || ep === BULK_OUT_EP;
+  }
+
+  /** A descriptor by type and index, or undefined (-> stall). */
+  descriptor(type: number, index: number): Buffer | undefined {
+    switch (type) {
+      case DescriptorType.device:
+        return index === 0 ? this.deviceDescriptor : undefined;
+      case DescriptorType.configuration:
+        return this.configDescriptor(index);
+      case DescriptorType.string:
+        if (index === 0) return languageDescriptor();
+        return index < this.strings.length ? stringDescriptor(this.strings[index]!) : undefined;
+      case DescriptorType.deviceQualifier: {
+        if (!this.highSpeed || index !== 0) return undefined; // only a high-speed capable device has one
+        const q = Buffer.alloc(10);
+        q[0] = 10;
+        q[1] = DescriptorType.deviceQualifier;
+        q.writeUInt16LE(0x0200, 2);
+        q[7] = 64; // bMaxPacketSize0
+        q[8] = 1; // bNumConfigurations
+        return q;
+      }
+      case DescriptorType.otherSpeedConfiguration:
+        if (!this.highSpeed || index !== 0) return undefined;
+        return configDescriptor(64, DescriptorType.otherSpeedConfiguration);
+      default:
+        return undefined; // BOS, Microsoft OS string 0xEE, ...: stall
+    }
+  }
+
+  // ---- data -----------------------------------------------------------------------------------
+
+  async bulk(endpoint: number, lengthOrData: number | Buffer, opts?: TransferOptions): Promise<TransferResult> {
+    if (this.closed) return failed('ioerror');
+    if (endpoint === BULK_IN_EP && typeof lengthOrData === 'number') return this.bot.bulkIn(lengthOrData, opts);
+    if (endpoint === BULK_OUT_EP && Buffer.isBuffer(lengthOrData)) return this.bot.bulkOut(lengthOrData, opts);
+    return failed('stall');
+  }
+
+  async interrupt(): Promise<TransferResult> {
+    return failed('inval'); // no interrupt endpoints
+  }
+
+  async setConfiguration(value: number): Promise<TransferStatus> {
+    if (value !== 0 && value !== 1) return 'stall';
+    this.config = value;
+    this.bot.usbReset(); // a configuration change resets the endpoints' halt state and the transport
+    return 'success';
+  }
+
+  async setAltSetting(interfaceNumber: number, alt: number): Promise<TransferStatus> {
+    if (interfaceNumber !== 0 || alt !== 0) return 'stall';
+    this.bot.clearHalt(BULK_IN_EP);
+    this.bot.clearHalt(BULK_OUT_EP);
+    return 'success';
+  }
+
+  async reset(): Promise<boolean> {
+    this.bot.usbReset();
+    this.config = 0;
+    return !this.closed;
+  }
+
+  cancelAll(): void {
+    this.bot.cancelAll();
+  }
+
+  /** Flush (fsync) and close the image. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.bot.cancelAll();
+    await this.image.close();
+  }
+}
+
+/** Configuration descriptor set: configuration, interface 08/06/50, bulk IN 0x81, bulk OUT 0x02. */
+function configDescriptor(maxPacket: number, type: number): Buffer {
+  return Buffer.from([
+    // configuration: 32 bytes total, 1 interface, value 1, bus powered, 100 mA
+    9, type, 32, 0, 1, 1, 0, 0x80, 50,
+    // interface 0 alt 0, 2 endpoints, mass storage / SCSI transparent / Bulk-Only
+    9, DescriptorType.interface, 0, 0, 2, 0x08, 0x06, 0x50, 0,
+    // bulk IN
+    7, DescriptorType.endpoint, BULK_IN_EP, 0x02, maxPacket & 0xff, maxPacket >> 8, 0,
+    // bulk OUT
+    7, DescriptorType.endpoint, BULK_OUT_EP, 0x02, maxPacket & 0xff, maxPacket >> 8, 0,
+  ]);
+}
+
+/** Open an image as an emulated USB stick. */
+export function openEmulatedDisk(path: string, opts: Omit<MassStorageOptions, 'kind'> = {}): Promise<EmulatedMassStorage> {
+  return EmulatedMassStorage.open(path, { ...opts, kind: 'disk' });
+}
+
+/** Open an ISO as an emulated USB CD-ROM drive. */
+export function openEmulatedCd(path: string, opts: Omit<MassStorageOptions, 'kind' | 'readOnly' | 'blockSize'> = {}): Promise<EmulatedMassStorage> {
+  return EmulatedMassStorage.open(path, { ...opts, kind: 'cd' });
+}
