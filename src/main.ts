@@ -20,6 +20,10 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // A reader that went away (spicectl ... | head) must not crash a session mid-cleanup.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

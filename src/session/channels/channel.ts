@@ -113,7 +113,10 @@ export abstract class Channel extends EventEmitter {
     this.timings.readyAtMs = performance.now() - this.t0;
     this.setState('ready');
     this.onReady();
-    this.conn.startMessages(this.mini, (msgs) => this.dispatchAll(msgs), (e) => this.fail(e));
+    // Messages may already be buffered (a server that talks first, like QEMU's usbredir hello):
+    // start delivering them only after the caller of open() has attached its listeners.
+    const conn = this.conn;
+    setImmediate(() => conn.startMessages(this.mini, (msgs) => this.dispatchAll(msgs), (e) => this.fail(e)));
   }
 
   private dispatchAll(msgs: RawMessage[]): void {

@@ -1,0 +1,131 @@
+// Redirect one or more devices into a SPICE guest, each on its own usbredir channel.
+// The core of `spicectl usb redirect` and of `bench`: no commander, no console.
+import { EventEmitter } from 'node:events';
+import { SpiceError } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import type { Session } from '../session/session.js';
+import type { SpicevmcChannel } from '../session/channels/spicevmc.js';
+import { ChannelType } from '../session/wire/enums.js';
+import type { UsbDeviceBackend } from './backend.js';
+import { UsbredirHost, type UsbTraceEvent } from './host.js';
+import { openEmulatedCd, openEmulatedDisk } from './emulated/mass-storage.js';
+
+export type DeviceSource =
+  | { kind: 'disk'; path: string; readOnly?: boolean }
+  | { kind: 'cd'; path: string }
+  | { kind: 'device'; selector: string };
+
+export function describeSource(s: DeviceSource): string {
+  return s.kind === 'device' ? `device ${s.selector}` : `${s.kind} ${s.path}`;
+}
+
+export async function openBackend(s: DeviceSource, log?: Logger): Promise<UsbDeviceBackend> {
+  if (s.kind === 'disk') return openEmulatedDisk(s.path, { readOnly: s.readOnly });
+  if (s.kind === 'cd') return openEmulatedCd(s.path);
+  const { openLibusbDevice } = (await import('./libusb-backend.js')) as unknown as {
+    openLibusbDevice?: (sel: string, o: { log?: Logger }) => Promise<UsbDeviceBackend>;
+  };
+  if (!openLibusbDevice) throw new SpiceError('input', 'redirecting real USB devices is not available in this build');
+  return openLibusbDevice(s.selector, { log });
+}
+
+export interface RedirectOptions {
+  lz4: boolean;
+  limit?: { in: number | null; out: number | null };
+  log?: Logger;
+  version: string;
+  /** usbredir channel ids to use, in order; default: the ids the server lists */
+  channelIds?: number[];
+  onTrace?: (index: number, ev: UsbTraceEvent) => void;
+}
+
+export interface Redirection {
+  source: DeviceSource;
+  device: UsbDeviceBackend;
+  channel: SpicevmcChannel;
+  host: UsbredirHost;
+  connected: boolean;
+}
+
+/**
+ * Plugs each source into its own usbredir channel. Emits 'connected' (index, info),
+ * 'rejected' (index, reason), 'gone' (index, reason) and 'failed' (SpiceError).
+ */
+export class UsbRedirector extends EventEmitter {
+  readonly items: Redirection[] = [];
+  private closing: Promise<void> | null = null;
+
+  constructor(private readonly session: Session, private readonly opts: RedirectOptions) {
+    super();
+  }
+
+  /** Opens every backend first (a bad image fails before anything reaches the guest), then the channels. */
+  async start(sources: DeviceSource[]): Promise<void> {
+    const devices: UsbDeviceBackend[] = [];
+    try {
+      for (const s of sources) devices.push(await openBackend(s, this.opts.log));
+    } catch (e) {
+      await Promise.all(devices.map((d) => d.close().catch(() => {})));
+      throw e;
+    }
+    const ids = this.opts.channelIds ?? this.session.listed(ChannelType.usbredir);
+    if (ids.length < sources.length) {
+      await Promise.all(devices.map((d) => d.close().catch(() => {})));
+      throw new SpiceError('input', ids.length
+        ? `the VM has ${ids.length} usbredir channel(s) for ${sources.length} devices: add usb-redir devices to the VM or redirect fewer`
+        : 'the VM offers no usbredir channel: add a usb-redir device with a spicevmc chardev (libvirt: <redirdev bus="usb" type="spicevmc"/>)');
+    }
+    await Promise.all(sources.map((source, i) => this.plug(i, source, devices[i]!, ids[i]!)));
+  }
+
+  private async plug(index: number, source: DeviceSource, device: UsbDeviceBackend, id: number): Promise<void> {
+    let channel: SpicevmcChannel;
+    try {
+      channel = await this.session.openSpicevmc(ChannelType.usbredir, id, this.opts.lz4, this.opts.limit);
+    } catch (e) {
+      await device.close().catch(() => {});
+      throw e;
+    }
+    const host = new UsbredirHost({
+      device,
+      send: (b) => channel.write(b),
+      version: this.opts.version,
+      log: this.opts.log,
+      onTrace: this.opts.onTrace ? (ev) => this.opts.onTrace!(index, ev) : undefined,
+    });
+    const item: Redirection = { source, device, channel, host, connected: false };
+    this.items[index] = item;
+    channel.on('data', (c: Buffer) => host.feed(c));
+    channel.on('state', (s: string) => {
+      if (s === 'failed' || s === 'closed') host.channelClosed();
+    });
+    host.on('connected', (info) => {
+      item.connected = true;
+      this.emit('connected', index, info);
+    });
+    host.on('rejected', (r: { by: string; reason: string }) => this.emit('rejected', index, r));
+    host.on('disconnected', (d: { reason: string }) => {
+      item.connected = false;
+      this.emit('gone', index, d.reason);
+    });
+    host.on('error', (err: Error) => this.emit('failed', err instanceof SpiceError ? err : new SpiceError('protocol', err.message)));
+    host.start();
+  }
+
+  /** Unplugs every device cleanly (device_disconnect + ack), flushes images, releases real devices. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all(this.items.map(async (it) => {
+        if (!it) return;
+        try {
+          await it.host.close();
+        } catch (e) {
+          this.opts.log?.warn({ err: (e as Error).message }, 'closing a redirected device');
+        }
+        // The device_disconnect must leave before the socket closes.
+        await it.channel.drained();
+      }));
+    })();
+    return this.closing;
+  }
+}
