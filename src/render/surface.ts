@@ -3,7 +3,8 @@
 // to the surface and to the clip; out-of-range or inverted rects draw nothing and never throw.
 
 import { ProtocolError } from '../util/errors.js';
-import { drawRects } from './geometry.js';
+import { drawRects, intersect } from './geometry.js';
+import { rop3Function } from './rop3.js';
 import { ALPHA_MASK, RGB_MASK, argbToNative, checkDecoded, u32View } from './pixels.js';
 import { checkImageSize, Ropd, ScaleMode, SurfaceFmt, AlphaFlags, type Clip, type DecodedImage, type Rect } from './types.js';
 
@@ -63,6 +64,58 @@ function mul8(a: number, b: number): number {
  */
 type SpanFn = (dOff: number, sOff: number, n: number, xmap: Int32Array | null) => void;
 
+/**
+ * A QMask resolved to pixels: bits is width*height bytes, top-down, non-zero = set. Destination
+ * pixel (x, y) of a draw whose box starts at (box.left, box.top) is drawn only when the mask pixel
+ * (x - box.left + x0, y - box.top + y0) lies inside the mask and is set (clear, with invert).
+ * Pixels outside the mask are never drawn, inverted or not (canvas_mask_pixman).
+ */
+export interface MaskSpec { width: number; height: number; bits: Uint8Array; x: number; y: number; invert: boolean }
+
+/** A brush with its pattern image already decoded. Pattern pixel of (x, y) is image[(x - x0) mod w, (y - y0) mod h]. */
+export type SurfaceBrush =
+  | { kind: 'none' }
+  | { kind: 'solid'; color: number }
+  | { kind: 'pattern'; image: DecodedImage; x: number; y: number };
+
+/** An 8-bit coverage mask placed at (x, y) on the surface (e.g. a rendered glyph string). */
+export interface AlphaMask { x: number; y: number; width: number; height: number; alpha: Uint8Array }
+
+/** Non-negative remainder. */
+function mod(a: number, m: number): number {
+  const r = a % m;
+  return r < 0 ? r + m : r;
+}
+
+/** Keeps the parts of rects where the mask allows drawing, as one-row runs. */
+export function maskRects(rects: Rect[], box: Rect, m: MaskSpec): Rect[] {
+  const out: Rect[] = [];
+  const ox = m.x - box.left;
+  const oy = m.y - box.top;
+  const mw = m.width;
+  for (const r of rects) {
+    for (let y = r.top; y < r.bottom; y++) {
+      const my = y + oy;
+      if (my < 0 || my >= m.height) continue;
+      const row = my * mw;
+      const left = Math.max(r.left, -ox), right = Math.min(r.right, mw - ox);
+      let run = -1;
+      for (let x = left; x < right; x++) {
+        const on = (m.bits[row + x + ox] !== 0) !== m.invert;
+        if (on) { if (run < 0) run = x; } else if (run >= 0) { out.push({ top: y, bottom: y + 1, left: run, right: x }); run = -1; }
+      }
+      if (run >= 0) out.push({ top: y, bottom: y + 1, left: run, right: right });
+    }
+  }
+  return out;
+}
+
+/** ROP descriptor of DRAW_OPAQUE's brush step: the brush is the source (INVERS_BRUSH), the image just drawn the destination (INVERS_SRC). */
+function opaqueBrushRop(desc: number): number {
+  const keep = desc & ~(Ropd.INVERS_SRC | Ropd.INVERS_BRUSH | Ropd.INVERS_DEST);
+  return keep | (desc & Ropd.INVERS_BRUSH ? Ropd.INVERS_SRC : 0) | (desc & Ropd.INVERS_SRC ? Ropd.INVERS_DEST : 0);
+}
+
 export class Surface {
   readonly id: number;
   readonly width: number;
@@ -98,26 +151,74 @@ export class Surface {
     return { width: this.width, height: this.height, data: this.data, hasAlpha: this.hasAlpha };
   }
 
-  /** DRAW_FILL with a solid colour (xRGB u32; ARGB for 32_ARGB surfaces), also BLACKNESS/WHITENESS/INVERS. */
-  fill(box: Rect, clip: Clip, color: number, rop: number): void {
+  /** The drawable rects of box: clamped to the surface, intersected with clip, masked. */
+  region(box: Rect, clip: Clip, mask?: MaskSpec | null): Rect[] {
     const rects = drawRects(box, clip, this.width, this.height);
+    if (!mask || rects.length === 0) return rects;
+    return maskRects(rects, box, mask);
+  }
+
+  /** DRAW_FILL with a solid colour (xRGB u32; ARGB for 32_ARGB surfaces), also BLACKNESS/WHITENESS/INVERS. */
+  fill(box: Rect, clip: Clip, color: number, rop: number, mask?: MaskSpec | null): void {
+    this.paintRects(this.region(box, clip, mask), { kind: 'solid', color }, rop);
+  }
+
+  /** DRAW_FILL with any brush (NONE paints colour 0 through the ROP, as spice does). */
+  fillBrush(box: Rect, clip: Clip, brush: SurfaceBrush, rop: number, mask?: MaskSpec | null): void {
+    this.paintRects(this.region(box, clip, mask), brush, rop);
+  }
+
+  /**
+   * Paints a brush through a ROP descriptor onto rects (which must be disjoint; they are clamped
+   * to the surface). The brush is the ROP's source: INVERS_BRUSH (or INVERS_SRC) inverts it.
+   */
+  paintRects(rects: Rect[], brush: SurfaceBrush, rop: number): void {
     if (rects.length === 0) return;
     const spec = decodeRop(rop, Ropd.INVERS_SRC | Ropd.INVERS_BRUSH);
-    const src = argbToNative(color);
     const px = this.px;
     const am = this.amask;
     const w = this.width;
-    if (spec.op === 'put' || spec.op === 'clear' || spec.op === 'set') {
-      const v = (combiner(spec)(src, 0) | am) >>> 0;
-      for (const r of rects) {
-        for (let y = r.top; y < r.bottom; y++) px.fill(v, y * w + r.left, y * w + r.right);
+    const bounds: Rect = { top: 0, left: 0, bottom: this.height, right: w };
+    if (brush.kind !== 'pattern') {
+      const src = argbToNative(brush.kind === 'solid' ? brush.color : 0);
+      if (spec.op === 'put' || spec.op === 'clear' || spec.op === 'set') {
+        const v = (combiner(spec)(src, 0) | am) >>> 0;
+        for (const r0 of rects) {
+          const r = intersect(r0, bounds);
+          if (!r) continue;
+          for (let y = r.top; y < r.bottom; y++) px.fill(v, y * w + r.left, y * w + r.right);
+        }
+        return;
+      }
+      const f = combiner(spec);
+      for (const r0 of rects) {
+        const r = intersect(r0, bounds);
+        if (!r) continue;
+        for (let y = r.top; y < r.bottom; y++) {
+          for (let i = y * w + r.left, e = y * w + r.right; i < e; i++) px[i] = f(src, px[i]!) | am;
+        }
       }
       return;
     }
+    const img = brush.image;
+    checkDecoded(img, 'pattern brush');
+    if (img.width === 0 || img.height === 0) return;
+    const tw = img.width, th = img.height;
+    const tile = u32View(this.unalias(img), tw * th);
     const f = combiner(spec);
-    for (const r of rects) {
+    const plain = isPlainCopy(spec);
+    for (const r0 of rects) {
+      const r = intersect(r0, bounds);
+      if (!r) continue;
+      const tx0 = mod(r.left - brush.x, tw);
       for (let y = r.top; y < r.bottom; y++) {
-        for (let i = y * w + r.left, e = y * w + r.right; i < e; i++) px[i] = f(src, px[i]!) | am;
+        const trow = mod(y - brush.y, th) * tw;
+        let tx = tx0;
+        for (let i = y * w + r.left, e = y * w + r.right; i < e; i++) {
+          const v = tile[trow + tx]!;
+          px[i] = (plain ? v : f(v, px[i]!)) | am;
+          if (++tx === tw) tx = 0;
+        }
       }
     }
   }
@@ -127,7 +228,12 @@ export class Surface {
    * descriptor. When the sizes differ the image is scaled (nearest neighbour for both modes).
    */
   drawImage(img: DecodedImage, srcArea: Rect, box: Rect, clip: Clip, rop: number = Ropd.OP_PUT,
-            scaleMode: number = ScaleMode.NEAREST): void {
+            scaleMode: number = ScaleMode.NEAREST, mask?: MaskSpec | null): void {
+    this.drawImageIn(img, srcArea, box, this.region(box, clip, mask), rop, scaleMode);
+  }
+
+  /** drawImage onto precomputed drawable rects (from region()). */
+  private drawImageIn(img: DecodedImage, srcArea: Rect, box: Rect, rects: Rect[], rop: number, scaleMode: number): void {
     void scaleMode; // INTERPOLATE falls back to nearest neighbour
     checkDecoded(img, 'draw image');
     const spec = decodeRop(rop, Ropd.INVERS_SRC);
@@ -140,7 +246,7 @@ export class Surface {
         const sdata = this.unalias(img);
         const dbytes = this.data;
         let s: Uint32Array | null = null;
-        this.spans(img, srcArea, box, clip, (dOff, sOff, n, xmap) => {
+        this.spansIn(img, srcArea, box, rects, (dOff, sOff, n, xmap) => {
           if (!xmap) { sdata.copy(dbytes, dOff * 4, sOff * 4, (sOff + n) * 4); return; }
           s ??= u32View(sdata, img.width * img.height);
           for (let i = 0; i < n; i++) { const sx = xmap[i]!; if (sx >= 0) dst[dOff + i] = s[sOff + sx]!; }
@@ -150,7 +256,7 @@ export class Surface {
     }
     const s = u32View(this.unalias(img), img.width * img.height);
     const f = combiner(spec);
-    this.spans(img, srcArea, box, clip, (dOff, sOff, n, xmap) => {
+    this.spansIn(img, srcArea, box, rects, (dOff, sOff, n, xmap) => {
       if (!xmap) {
         for (let i = 0; i < n; i++) dst[dOff + i] = f(s[sOff + i]!, dst[dOff + i]!) | am;
       } else {
@@ -160,6 +266,113 @@ export class Surface {
         }
       }
     });
+  }
+
+  /**
+   * DRAW_OPAQUE (canvas_draw_opaque): the image is copied into the drawable area, then the brush
+   * is applied over it with the ROP descriptor, where INVERS_BRUSH inverts the brush and
+   * INVERS_SRC inverts the freshly drawn image (the ROP's destination). OP_PUT leaves the brush.
+   */
+  opaque(img: DecodedImage, srcArea: Rect, box: Rect, clip: Clip, brush: SurfaceBrush, rop: number,
+         scaleMode: number = ScaleMode.NEAREST, mask?: MaskSpec | null): void {
+    const rects = this.region(box, clip, mask);
+    if (rects.length === 0) return;
+    this.drawImageIn(img, srcArea, box, rects, Ropd.OP_PUT, scaleMode);
+    this.paintRects(rects, brush, opaqueBrushRop(rop));
+  }
+
+  /**
+   * DRAW_ROP3: result = rop3(pattern, source, dest) per pixel over the drawable area. The source
+   * is srcArea of img (scaled to the box when the sizes differ); the pattern is the brush (solid
+   * colour, or a tile aligned so that (box.left - pos.x) mod w is its first column).
+   */
+  rop3(img: DecodedImage, srcArea: Rect, box: Rect, clip: Clip, brush: SurfaceBrush, code: number,
+       scaleMode: number = ScaleMode.NEAREST, mask?: MaskSpec | null): void {
+    void scaleMode;
+    checkDecoded(img, 'rop3 image');
+    const rects = this.region(box, clip, mask);
+    if (rects.length === 0) return;
+    const f = rop3Function(code);
+    const s = u32View(this.unalias(img), img.width * img.height);
+    const dst = this.px;
+    const am = this.amask;
+    const w = this.width;
+    let pat: ((x: number, y: number) => number);
+    if (brush.kind === 'pattern') {
+      checkDecoded(brush.image, 'rop3 pattern');
+      const tw = brush.image.width, th = brush.image.height;
+      if (tw === 0 || th === 0) return;
+      const tile = u32View(this.unalias(brush.image), tw * th);
+      const bx = brush.x, by = brush.y;
+      pat = (x, y) => tile[mod(y - by, th) * tw + mod(x - bx, tw)]!;
+    } else {
+      const c = argbToNative(brush.kind === 'solid' ? brush.color : 0);
+      pat = () => c;
+    }
+    this.spansIn(img, srcArea, box, rects, (dOff, sOff, n, xmap) => {
+      const y = Math.floor(dOff / w);
+      const x0 = dOff - y * w;
+      for (let i = 0; i < n; i++) {
+        const sx = xmap ? xmap[i]! : i;
+        if (sx < 0) continue;
+        dst[dOff + i] = f(pat(x0 + i, y), s[sOff + sx]!, dst[dOff + i]!) | am;
+      }
+    });
+  }
+
+  /**
+   * Brush OVER the surface through an 8-bit coverage mask, restricted to rects (DRAW_TEXT's
+   * foreground: pixman OVER with the glyph mask, pixman's rounding). Pattern brushes are aligned
+   * to the mask's origin plus the pattern position, as spice composites them.
+   */
+  overMask(rects: Rect[], brush: SurfaceBrush, m: AlphaMask): void {
+    if (brush.kind === 'none' || rects.length === 0 || m.width <= 0 || m.height <= 0) return;
+    const db = this.data;
+    const w = this.width;
+    const keepAlpha = this.hasAlpha;
+    let src: (x: number, y: number) => number; // native pixel word
+    if (brush.kind === 'solid') {
+      const c = (argbToNative(brush.color) | ALPHA_MASK) >>> 0; // solid brushes are opaque
+      src = () => c;
+    } else {
+      checkDecoded(brush.image, 'text pattern');
+      const tw = brush.image.width, th = brush.image.height;
+      if (tw === 0 || th === 0) return;
+      const tile = u32View(this.unalias(brush.image), tw * th);
+      const ox = m.x + brush.x, oy = m.y + brush.y;
+      const opaque = !brush.image.hasAlpha;
+      src = (x, y) => {
+        const v = tile[mod(y - oy, th) * tw + mod(x - ox, tw)]!;
+        return opaque ? (v | ALPHA_MASK) >>> 0 : v;
+      };
+    }
+    const sb = Buffer.alloc(4);
+    const sv = new Uint32Array(sb.buffer, sb.byteOffset, 1);
+    const area: Rect = { top: m.y, left: m.x, bottom: m.y + m.height, right: m.x + m.width };
+    for (const r0 of rects) {
+      const r = intersect(r0, area);
+      if (!r) continue;
+      for (let y = r.top; y < r.bottom; y++) {
+        const mrow = (y - m.y) * m.width - m.x;
+        for (let x = r.left; x < r.right; x++) {
+          const cov = m.alpha[mrow + x]!;
+          if (cov === 0) continue;
+          sv[0] = src(x, y);
+          const di = (y * w + x) * 4;
+          const sa = mul8(sb[3]!, cov);
+          if (sa === 255) {
+            db[di] = sb[0]!; db[di + 1] = sb[1]!; db[di + 2] = sb[2]!; db[di + 3] = 255;
+            continue;
+          }
+          const ia = 255 - sa;
+          for (let c = 0; c < 3; c++) {
+            const v = mul8(sb[c]!, cov) + mul8(db[di + c]!, ia);
+            db[di + c] = v > 255 ? 255 : v;
+          }
+          if (keepAlpha) { const v = sa + mul8(db[di + 3]!, ia); db[di + 3] = v > 255 ? 255 : v; } else db[di + 3] = 255;
+        }
+      }
+    }
   }
 
   /**
@@ -194,7 +407,7 @@ export class Surface {
       db[di + 2] = nr > 255 ? 255 : nr;
       if (keepAlpha) { const na = a + mul8(db[di + 3]!, ia); db[di + 3] = na > 255 ? 255 : na; } else db[di + 3] = 255;
     };
-    this.spans(img, srcArea, box, clip, (dOff, sOff, n, xmap) => {
+    this.spansIn(img, srcArea, box, this.region(box, clip), (dOff, sOff, n, xmap) => {
       if (!xmap) {
         for (let i = 0, si = sOff * 4, di = dOff * 4; i < n; i++, si += 4, di += 4) blend(si, di);
         return;
@@ -213,7 +426,7 @@ export class Surface {
     const s = u32View(this.unalias(img), img.width * img.height);
     const dst = this.px;
     const am = this.amask;
-    this.spans(img, srcArea, box, clip, (dOff, sOff, n, xmap) => {
+    this.spansIn(img, srcArea, box, this.region(box, clip), (dOff, sOff, n, xmap) => {
       for (let i = 0; i < n; i++) {
         const sx = xmap ? xmap[i]! : i;
         if (sx < 0) continue;
@@ -298,16 +511,15 @@ export class Surface {
   }
 
   /**
-   * Maps box (clipped) back to srcArea of img and calls fn per destination row segment.
+   * Maps the drawable rects of box back to srcArea of img and calls fn per destination row segment.
    * Destination pixels whose source falls outside img are skipped.
    */
-  private spans(img: DecodedImage, srcArea: Rect, box: Rect, clip: Clip, fn: SpanFn): void {
+  private spansIn(img: DecodedImage, srcArea: Rect, box: Rect, rects: Rect[], fn: SpanFn): void {
     const sw = srcArea.right - srcArea.left;
     const sh = srcArea.bottom - srcArea.top;
     const dw = box.right - box.left;
     const dh = box.bottom - box.top;
     if (!(sw > 0 && sh > 0 && dw > 0 && dh > 0)) return;
-    const rects = drawRects(box, clip, this.width, this.height);
     if (rects.length === 0) return;
     const w = this.width;
     const iw = img.width;

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SpiceError } from '../util/errors.js';
 import { writeSurfacePng } from '../render/outputs/screenshot.js';
+import { FrameSink, type FrameSinkStats } from '../render/outputs/frames.js';
 import { strokesForCombo, strokesForText, type KeyStroke } from './keymap.js';
 import type { Session } from './session.js';
 import { MouseMode, channelName } from './wire/enums.js';
@@ -16,6 +17,13 @@ export interface ConnectGoals {
   timeoutMs?: number;
   /** stay connected this long (ms), then leave cleanly */
   durationMs?: number;
+  /** show the display in the terminal while connected (stays connected until --duration or Ctrl-C) */
+  display?: 'sixel' | 'ansi' | 'none';
+  /** write a numbered PNG of the display every this many ms when it changed, into screenshotDir */
+  screenshotEveryMs?: number;
+  screenshotDir?: string;
+  /** where terminal frames go (default process.stdout) */
+  terminalOut?: NodeJS.WriteStream;
   signal?: AbortSignal;
 }
 
@@ -33,7 +41,9 @@ export interface ConnectReport {
   display: null | {
     width: number; height: number; surfaces: number; draws: number;
     imageCodecs: Record<string, number>; unhandled: Record<string, number>;
+    ops: Record<string, number>; streams: Record<string, number>;
   };
+  frames?: FrameSinkStats;
   screenshot?: string;
   typed?: number;
   error?: { code: string; exitCode: number; message: string };
@@ -68,6 +78,7 @@ export function buildReport(session: Session, extra: Partial<ConnectReport> = {}
       ? {
           width: primary?.width ?? 0, height: primary?.height ?? 0, surfaces: d.surfaces.size, draws: d.draws,
           imageCodecs: { ...d.imageTypes }, unhandled: { ...d.unsupported },
+          ops: { ...d.ops }, streams: { ...d.streamStats },
         }
       : null,
     ...extra,
@@ -123,7 +134,8 @@ export async function runConnect(session: Session, goals: ConnectGoals): Promise
   for (const k of goals.keys ?? []) strokes.push(...strokesForCombo(k));
 
   await race(session.connect());
-  const needFrame = goals.check || goals.screenshot || strokes.length > 0;
+  const live = (!!goals.display && goals.display !== 'none') || !!goals.screenshotEveryMs;
+  const needFrame = goals.check || goals.screenshot || strokes.length > 0 || live;
   if (needFrame) {
     waitingFor = 'the display, inputs and cursor channels';
     await race(session.waitFor(() => session.main.info.channels.length > 0));
@@ -146,13 +158,37 @@ export async function runConnect(session: Session, goals: ConnectGoals): Promise
     writeSurfacePng(primary, goals.screenshot);
     extra.screenshot = goals.screenshot;
   }
-  if (!needFrame || goals.durationMs) {
-    waitingFor = 'the end of the session';
-    const stay = goals.durationMs ? sleep(goals.durationMs) : new Promise<void>(() => {});
-    try {
-      await race(stay);
-    } catch (e) {
-      if (!(e instanceof SpiceError && e.code === 'ok')) throw e;
+  let sink: FrameSink | null = null;
+  const out = goals.terminalOut ?? process.stdout;
+  const terminal = goals.display && goals.display !== 'none' ? goals.display : null;
+  if (live) {
+    sink = new FrameSink({
+      source: () => ({ surface: session.display?.primary, version: session.display?.draws ?? 0 }),
+      screenshotEveryMs: goals.screenshotEveryMs,
+      screenshotDir: goals.screenshotDir,
+      terminal: terminal
+        ? { format: terminal, out, cols: out.columns ?? 80, rows: Math.max(1, (out.rows ?? 24) - 1) }
+        : undefined,
+      onError: (e) => session.log.warn({ err: e.message }, 'screenshots stopped'),
+    });
+    if (terminal) out.write('\x1b[2J\x1b[?25l');
+    sink.start();
+  }
+  try {
+    if (!needFrame || goals.durationMs || live) {
+      waitingFor = 'the end of the session';
+      const stay = goals.durationMs ? sleep(goals.durationMs) : new Promise<void>(() => {});
+      try {
+        await race(stay);
+      } catch (e) {
+        if (!(e instanceof SpiceError && e.code === 'ok')) throw e;
+      }
+    }
+  } finally {
+    if (sink) {
+      await sink.stop();
+      extra.frames = sink.stats;
+      if (terminal) out.write('\x1b[0m\x1b[?25h\n');
     }
   }
   return extra;
