@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerConnect } from './commands/connect.js';
+import { registerVv } from './commands/vv.js';
 import { registerUsb } from './commands/usb.js';
 import { ExitCode, SpiceError } from './util/errors.js';
 import { printError } from './util/output.js';
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerConnect(program);
+  registerVv(program);
   registerUsb(program);
   return program;
 }

@@ -91,7 +91,7 @@ export function registerConnect(program: Command): void {
   const cmd = program
     .command('connect')
     .description('connect to a SPICE server: check it, take a screenshot, type keys, or stay connected')
-    .argument('<uri>', 'spice://host:port, spice://host?port=P&tls-port=T, spice+tls://host:port, spice+unix:///path');
+    .argument('<uri>', 'spice://host:port, spice://host?port=P&tls-port=T, spice+tls://host:port, spice+unix:///path, or a remote-viewer FILE.vv ("-" reads it from stdin)');
   addConnectionOptions(cmd)
     .option('--check', 'exit 0 once main, display and inputs are up and a first complete frame is drawn')
     .option('--screenshot <file.png>', 'write the display as a PNG once it is drawn and idle, then exit')

@@ -3,9 +3,12 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { SpiceError } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/log.js';
+import { printError } from '../util/output.js';
 import { resolvePassword } from '../util/secrets.js';
+import { resolveProxy } from '../session/proxy.js';
 import type { SessionOptions } from '../session/session.js';
 import { parseSpiceUri } from '../session/uri.js';
+import { formatFinding, loadVvForConnect, looksLikeVvPath } from '../session/vv.js';
 
 export interface ConnectionFlags {
   passwordFile?: string;
@@ -15,6 +18,7 @@ export interface ConnectionFlags {
   hostSubject?: string;
   secureChannels?: string;
   disableChannels?: string;
+  proxy?: string;
   logFile?: string;
   logLevel?: string;
 }
@@ -27,7 +31,8 @@ export function addConnectionOptions(cmd: Command): Command {
     .option('--ca-file <file>', 'CA certificate(s), PEM, to verify the TLS server')
     .option('--host-subject <subject>', 'expected server certificate subject, e.g. "C=XX,O=Org,CN=host" (replaces the hostname check)')
     .option('--secure-channels <list>', 'channels that must use TLS (main,display,inputs,cursor,usbredir,... or all)')
-    .option('--disable-channels <list>', 'channels not to open');
+    .option('--disable-channels <list>', 'channels not to open')
+    .option('--proxy <url>', 'HTTP CONNECT proxy, http://[user:pass@]host:port (default: the .vv proxy=, then $SPICE_PROXY; "" for none)');
 }
 
 export function readCa(file: string | undefined): string | undefined {
@@ -50,19 +55,27 @@ export function seconds(v: string | undefined, flag: string): number | undefined
   return n * 1000;
 }
 
-/** URI + flags -> everything a Session needs, and the logger. */
+/** URI (or remote-viewer FILE.vv, "-" = stdin) + flags -> everything a Session needs, and the logger. */
 export async function sessionOptions(uri: string, flags: ConnectionFlags): Promise<{ options: SessionOptions; log: Logger }> {
-  const endpoint = parseSpiceUri(uri);
-  const password = await resolvePassword({ ...flags, inline: endpoint.password });
+  // A connection file in place of the URI: flags still win over what it says.
+  if (uri === '-' && flags.passwordStdin) throw new SpiceError('usage', '"-": standard input carries the .vv file, so --password-stdin cannot be used');
+  const vv = looksLikeVvPath(uri) ? await loadVvForConnect(uri) : undefined;
+  for (const w of vv?.warnings ?? []) if (w.level !== 'info') printError(`warning: ${formatFinding(uri, w)}`);
+  const endpoint = vv ? vv.endpoint : parseSpiceUri(uri);
+  // Password: --password-file/-env/-stdin, else the .vv password, else SPICE_PASSWORD, else the URI's.
+  const explicit = flags.passwordFile !== undefined || flags.passwordEnv !== undefined || flags.passwordStdin === true;
+  const password = vv?.password !== undefined && !explicit ? vv.password : await resolvePassword({ ...flags, inline: endpoint.password });
   const log = createLogger({ level: flags.logLevel, file: flags.logFile });
   return {
     log,
     options: {
       endpoint,
       password,
-      tls: { ca: readCa(flags.caFile), hostSubject: flags.hostSubject },
-      secureChannels: list(flags.secureChannels),
-      disableChannels: list(flags.disableChannels),
+      tls: { ca: readCa(flags.caFile) ?? vv?.tls.ca, hostSubject: flags.hostSubject ?? vv?.tls.hostSubject },
+      secureChannels: list(flags.secureChannels) ?? vv?.secureChannels,
+      disableChannels: list(flags.disableChannels) ?? vv?.disableChannels,
+      // --proxy, else the file's proxy=, else SPICE_PROXY (spice-gtk's order); "" = none
+      proxy: resolveProxy({ flag: flags.proxy, file: vv?.proxy }),
       log,
     },
   };

@@ -5,7 +5,9 @@
 // Proxy URL (spice-gtk's rules, src/spice-uri.c): [http://][user[:password]@]host[:port][/]
 // where the scheme defaults to http and the port to 3128; IPv6 hosts go in brackets. spice-gtk
 // also accepts https:// (TLS to the proxy itself, default port 3129); spicectl does not (yet).
-// User and password may be percent-encoded (so a ':' or '@' can appear in them).
+// User and password may be percent-encoded (so a ':' or '@' can appear in them); spicectl decodes
+// %XX, but spice-gtk does not (it sends them as written and cuts the password at a second ':'),
+// so a file meant for remote-viewer too should keep credentials to plain characters (lintVv warns).
 //
 // Where the proxy comes from (resolveProxy): a --proxy flag, else the .vv file's proxy=, else
 // the SPICE_PROXY environment variable (spice-gtk: a session's proxy property overrides
@@ -35,18 +37,22 @@ export interface ProxyUrl {
 
 const MAX_RESPONSE_HEADER = 16 * 1024;
 
-const bracket = (host: string) => (host.includes(':') ? `[${host}]` : host);
+// Only IPv6 literals get brackets: Proxmox's spiceproxy gets host names like
+// "pvespiceproxy:6543a1b2:100:node::0123abcd" and expects them as written (spice-gtk sends
+// "CONNECT host:port" verbatim).
+const bracket = (host: string) => (net.isIP(host) === 6 ? `[${host}]` : host);
 
 /** "http://host:port" with credentials hidden: safe for messages and logs. */
 export function describeProxy(p: ProxyUrl): string {
   return `http://${p.username !== undefined ? `${encodeURIComponent(p.username)}:***@` : ''}${bracket(p.host)}:${p.port}`;
 }
 
-function decode(s: string, what: string, url: string): string {
+/** Decode %XX escapes; a '%' that does not start one, or bytes that are not UTF-8, stay as written. */
+function decode(s: string): string {
   try {
-    return decodeURIComponent(s);
+    return decodeURIComponent(s.replace(/%(?![0-9A-Fa-f]{2})/g, '%25'));
   } catch {
-    throw new SpiceError('usage', `proxy "${redact(url)}": the ${what} has a bad %-escape`);
+    return s;
   }
 }
 
@@ -77,8 +83,8 @@ export function parseProxyUrl(url: string): ProxyUrl {
     const auth = rest.slice(0, at);
     rest = rest.slice(at + 1);
     const colon = auth.indexOf(':');
-    username = decode(colon < 0 ? auth : auth.slice(0, colon), 'user name', text);
-    password = colon < 0 ? undefined : decode(auth.slice(colon + 1), 'password', text);
+    username = decode(colon < 0 ? auth : auth.slice(0, colon));
+    password = colon < 0 ? undefined : decode(auth.slice(colon + 1));
   }
   let host: string;
   let portText: string | undefined;

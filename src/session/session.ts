@@ -8,6 +8,7 @@ import { InputsChannel } from './channels/inputs.js';
 import { MainChannel } from './channels/main.js';
 import { SpicevmcChannel } from './channels/spicevmc.js';
 import { LinkRefused } from './link.js';
+import type { ProxyUrl } from './proxy.js';
 import { openSocket, type Target, type TlsSettings } from './transport.js';
 import type { Endpoint } from './uri.js';
 import { ChannelType, ImageCompression, LINK_ERR_NEED_SECURED, channelName } from './wire/enums.js';
@@ -20,6 +21,8 @@ export interface SessionOptions {
   secureChannels?: string[];
   /** channel names not to open */
   disableChannels?: string[];
+  /** HTTP CONNECT proxy for every TCP/TLS channel (resolveProxy: --proxy, .vv proxy=, SPICE_PROXY) */
+  proxy?: ProxyUrl;
   connectTimeoutMs?: number;
   log?: Logger;
   /** PREFERRED_COMPRESSION for display channels; null keeps the server's setting (default LZ4). */
@@ -82,7 +85,7 @@ export class Session extends EventEmitter {
 
   private async openChannelSocket(type: number) {
     const target = this.targetFor(type);
-    const opened = await openSocket(target, { tls: this.opts.tls, timeoutMs: this.opts.connectTimeoutMs ?? 10_000 });
+    const opened = await openSocket(target, { tls: this.opts.tls, timeoutMs: this.opts.connectTimeoutMs ?? 10_000, proxy: this.opts.proxy });
     return { ...opened, tls: target.kind === 'tls' };
   }
 

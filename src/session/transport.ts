@@ -3,6 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { SpiceError } from '../util/errors.js';
+import { connectViaProxy, describeProxy, type ProxyUrl } from './proxy.js';
 
 export type Target =
   | { kind: 'tcp'; host: string; port: number }
@@ -90,7 +91,7 @@ function tlsFailure(t: Target, err: NodeJS.ErrnoException, settings: TlsSettings
   return new SpiceError('tls', `TLS to ${describeTarget(t)} failed: ${what}`, { cause: err });
 }
 
-export function openSocket(t: Target, opts: { tls?: TlsSettings; timeoutMs: number }): Promise<OpenedSocket> {
+export function openSocket(t: Target, opts: { tls?: TlsSettings; timeoutMs: number; proxy?: ProxyUrl }): Promise<OpenedSocket> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     let done = false;
@@ -107,15 +108,37 @@ export function openSocket(t: Target, opts: { tls?: TlsSettings; timeoutMs: numb
       () => finish(new SpiceError('timeout', `connecting to ${describeTarget(t)} timed out after ${opts.timeoutMs} ms: is the host up and the port open?`)),
       opts.timeoutMs,
     );
-    const sock: net.Socket = t.kind === 'unix' ? net.connect({ path: t.path }) : net.connect({ host: t.host, port: t.port });
-    sock.once('error', (err: NodeJS.ErrnoException) => {
-      finish(err.code && unreachableCodes.has(err.code) ? unreachable(t, err) : new SpiceError('unreachable', `cannot reach ${describeTarget(t)}: ${err.message}`, { cause: err }));
-    });
-    sock.once('connect', () => {
+    // Through an HTTP CONNECT proxy (never for unix sockets): the tunnel is a plain socket to
+    // the target; TLS, if any, runs inside it below. connectViaProxy has its own errors.
+    const proxy = t.kind !== 'unix' ? opts.proxy : undefined;
+    let sock: net.Socket;
+    if (proxy) {
+      sock = new net.Socket(); // placeholder until the tunnel is up (finish() may destroy it)
+      connectViaProxy(proxy, (t as { host: string }).host, (t as { port: number }).port, { timeoutMs: opts.timeoutMs }).then(
+        (tunnel) => {
+          if (done) return void tunnel.destroy();
+          sock = tunnel;
+          sock.once('error', onSocketError);
+          onConnected();
+        },
+        (err: SpiceError) => finish(err),
+      );
+    } else {
+      sock = t.kind === 'unix' ? net.connect({ path: t.path }) : net.connect({ host: t.host, port: t.port });
+      sock.once('error', onSocketError);
+      sock.once('connect', onConnected);
+    }
+    function onSocketError(err: NodeJS.ErrnoException) {
+      const via = proxy ? ` (through proxy ${describeProxy(proxy)})` : '';
+      finish(err.code && unreachableCodes.has(err.code) && !proxy ? unreachable(t, err) : new SpiceError('unreachable', `cannot reach ${describeTarget(t)}${via}: ${err.message}`, { cause: err }));
+    }
+    function onConnected() {
       if (sock instanceof net.Socket && t.kind !== 'unix') sock.setNoDelay(true);
       const connectMs = performance.now() - started;
       if (t.kind !== 'tls') return finish(null, { socket: sock, connectMs, tlsMs: 0 });
-      sock.removeAllListeners('error');
+      sock.removeListener('error', onSocketError);
+      // A TLS server speaks only after our ClientHello: bytes already here came from the proxy.
+      if (sock.readableLength > 0) return finish(new SpiceError('protocol', `the proxy sent ${sock.readableLength} unexpected bytes before the TLS handshake with ${describeTarget(t)}`));
       const settings = opts.tls ?? {};
       const tlsStart = performance.now();
       const secure = tls.connect({
@@ -141,6 +164,6 @@ export function openSocket(t: Target, opts: { tls?: TlsSettings; timeoutMs: numb
         secure.removeAllListeners('error');
         finish(null, { socket: secure, connectMs, tlsMs: performance.now() - tlsStart });
       });
-    });
+    }
   });
 }

@@ -440,6 +440,8 @@ export function analyzeVv(input: string | Buffer, opts: AnalyzeOptions = {}): Vv
 
   checkSemantics(vv, lineOf, findings, now, opts.mode);
   const typeOk = getEntry(main, 'type') !== undefined && vv.type !== '';
+  // In file order (stable: findings without a line, such as a missing key, come last).
+  findings.sort((a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER));
   return { vv: typeOk ? vv : null, findings };
 }
 
@@ -519,6 +521,10 @@ function checkSemantics(vv: VvFile, lineOf: Map<string, number>, findings: VvFin
     else {
       try {
         parseProxyUrl(vv.proxy);
+        const userinfo = /^(?:[a-z]+:\/\/)?([^/]*)@/i.exec(vv.proxy.trim())?.[1];
+        if (userinfo && (/%[0-9A-Fa-f]{2}/.test(userinfo) || (userinfo.match(/:/g) ?? []).length > 1)) {
+          push('warning', 'proxy', 'the credentials contain %-escapes or a second \':\': spicectl decodes them, but remote-viewer sends them as written (and cuts the password at the second \':\')');
+        }
       } catch (e) {
         push('error', 'proxy', (e as Error).message.replace(/^proxy "[^"]*": /, ''));
       }
