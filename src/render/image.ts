@@ -5,6 +5,8 @@
 //                PAL_FROM_CACHE ? u64 palette_id : u32 ptr Palette (0 = none), stride*y bytes
 //   LZ_PLT(100): u8 flags, u32 data_size, PAL_FROM_CACHE ? u64 palette_id : u32 ptr Palette, data
 //   LZ_RGB(101), LZ4(109), QUIC(1), GLZ_RGB(102), JPEG(105): u32 data_size, data
+//   ZLIB_GLZ_RGB(107): u32 glz_data_size (inflated), u32 data_size, data (zlib stream of a GLZ image)
+//   JPEG_ALPHA(108): u8 flags (TOP_DOWN=1), u32 jpeg_size, u32 data_size, data (JPEG + LZ XXXA alpha)
 //   FROM_CACHE(103), FROM_CACHE_LOSSLESS(106): nothing (use cache entry `id`)
 //   SURFACE(104): u32 surface_id
 // Palette (at a ptr = u32 offset from the start of the message body): u64 unique, u16 n, u32 ents[n].
@@ -14,6 +16,10 @@ import { Reader } from '../session/wire/reader.js';
 import { decodeBitmap, bitmapHasPalette } from './codecs/bitmap.js';
 import { decodeLz, isLzPaletteType, parseLzHeader, type LzHeader } from './codecs/lz.js';
 import { decodeLz4Image } from './codecs/lz4-image.js';
+import { decodeQuic, parseQuicHeader } from './codecs/quic.js';
+import { decodeGlz, decodeZlibGlz } from './codecs/glz.js';
+import { decodeJpeg, decodeJpegAlpha } from './codecs/jpeg.js';
+import { GlzWindow } from './glz-window.js';
 import { setOpaque } from './pixels.js';
 import type { Surface } from './surface.js';
 import {
@@ -27,17 +33,23 @@ export interface ImageDescriptor { id: bigint; type: number; flags: number; widt
 interface CacheEntry { image: DecodedImage; lossy: boolean }
 
 /**
- * The pixmap cache (images flagged CACHE_ME, keyed by their 64-bit id) and the palette cache.
- * The server mirrors the pixmap cache's accounting, so it never evicts on its own: entries go
- * only on invalidate()/invalidateAll() (INVAL_LIST / INVAL_ALL_PIXMAPS).
+ * The pixmap cache (images flagged CACHE_ME, keyed by their 64-bit id), the palette cache and
+ * the GLZ dictionary window. The server mirrors the pixmap cache's accounting, so it never evicts
+ * on its own: entries go only on invalidate()/invalidateAll() (INVAL_LIST / INVAL_ALL_PIXMAPS).
+ * Lossy entries (JPEG, JPEG_ALPHA) are marked so: FROM_CACHE_LOSSLESS refuses them, and a
+ * CACHE_REPLACE_ME image replaces them. The GLZ window (`glz`) is separate from the pixmap cache:
+ * every GLZ image joins it, and only GLZ headers release images from it.
  */
 export class ImageStore {
   private readonly images = new Map<bigint, CacheEntry>();
   private readonly palettes = new Map<bigint, Palette>();
   private pixelCount = 0;
 
-  /** maxPixels: refuse (ProtocolError) to hold more than this many pixels; default unlimited. */
-  constructor(readonly maxPixels = Number.POSITIVE_INFINITY) {}
+  /**
+   * maxPixels: refuse (ProtocolError) to hold more than this many pixels; default unlimited.
+   * glz: the GLZ window (one per session and glz_dictionary_id; share it between display channels).
+   */
+  constructor(readonly maxPixels = Number.POSITIVE_INFINITY, readonly glz: GlzWindow = new GlzWindow()) {}
 
   /** Pixels currently cached (sum of width*height), as the server counts them. */
   get pixels(): number { return this.pixelCount; }
@@ -137,8 +149,9 @@ function checkLzSize(h: LzHeader, d: ImageDescriptor): void {
  * Parses and decodes the SpiceImage at body[offset] (body = the whole message body, since
  * palette pointers are offsets from its start). Stores CACHE_ME images and PAL_CACHE_ME palettes
  * in `store`, serves FROM_CACHE(_LOSSLESS) from it and SURFACE images from `surfaces`
- * (returned as a view sharing that surface's pixels). Throws ProtocolError for malformed data
- * and for the image types not decoded yet (QUIC, GLZ, JPEG, ZLIB_GLZ, JPEG_ALPHA).
+ * (returned as a view sharing that surface's pixels). GLZ_RGB / ZLIB_GLZ_RGB images resolve
+ * references through, and are added to, store.glz (so they must be decoded even when not drawn).
+ * JPEG / JPEG_ALPHA images are cached as lossy. Throws ProtocolError for malformed data.
  */
 export function decodeImage(
   body: Buffer, offset: number, store: ImageStore, surfaces: (id: number) => Surface | undefined,
@@ -146,6 +159,8 @@ export function decodeImage(
   const d = parseImageDescriptor(body, offset);
   const r = new Reader(body, offset + IMAGE_DESCRIPTOR_SIZE, 'image');
   let img: DecodedImage;
+  let lossy = false;
+  const expect = { width: d.width, height: d.height };
   switch (d.type) {
     case ImageType.FROM_CACHE:
     case ImageType.FROM_CACHE_LOSSLESS: {
@@ -212,12 +227,50 @@ export function decodeImage(
       img = decodeLz4Image(data, d.width, d.height);
       break;
     }
-    case ImageType.QUIC:
-    case ImageType.GLZ_RGB:
-    case ImageType.JPEG:
-    case ImageType.ZLIB_GLZ_RGB:
-    case ImageType.JPEG_ALPHA:
-      throw new ProtocolError(`image type ${imageTypeName(d.type)} is not supported yet`);
+    case ImageType.QUIC: {
+      checkImageSize(d.width, d.height, `image ${d.id}`);
+      const size = r.u32('quic data_size');
+      const data = r.bytes(size, 'quic data');
+      const h = parseQuicHeader(data);
+      if (h.width !== d.width || h.height !== d.height) {
+        throw new ProtocolError(`image ${d.id}: QUIC stream is ${h.width}x${h.height}, descriptor says ${d.width}x${d.height}`);
+      }
+      img = decodeQuic(data);
+      break;
+    }
+    case ImageType.GLZ_RGB: {
+      checkImageSize(d.width, d.height, `image ${d.id}`);
+      const size = r.u32('glz_rgb data_size');
+      const data = r.bytes(size, 'glz_rgb data');
+      img = decodeGlz(data, store.glz, { expect });
+      break;
+    }
+    case ImageType.ZLIB_GLZ_RGB: {
+      checkImageSize(d.width, d.height, `image ${d.id}`);
+      const glzSize = r.u32('zlib_glz glz_data_size');
+      const size = r.u32('zlib_glz data_size');
+      const data = r.bytes(size, 'zlib_glz data');
+      img = decodeZlibGlz(data, glzSize, store.glz, { expect });
+      break;
+    }
+    case ImageType.JPEG: {
+      checkImageSize(d.width, d.height, `image ${d.id}`);
+      const size = r.u32('jpeg data_size');
+      const data = r.bytes(size, 'jpeg data');
+      img = decodeJpeg(data, expect);
+      lossy = true;
+      break;
+    }
+    case ImageType.JPEG_ALPHA: {
+      checkImageSize(d.width, d.height, `image ${d.id}`);
+      const flags = r.u8('jpeg_alpha flags');
+      const jpegSize = r.u32('jpeg_alpha jpeg_size');
+      const size = r.u32('jpeg_alpha data_size');
+      const data = r.bytes(size, 'jpeg_alpha data');
+      img = decodeJpegAlpha(data, jpegSize, flags, expect);
+      lossy = true;
+      break;
+    }
     default:
       throw new ProtocolError(`image type ${d.type} is unknown`);
   }
@@ -225,6 +278,6 @@ export function decodeImage(
   // HIGH_BITS_SET: the pad byte of xRGB data is meaningless. Our decoders already store 255 there
   // for images without alpha; alpha images keep theirs (spice applies it to x8r8g8b8 only).
   if ((d.flags & ImageFlags.HIGH_BITS_SET) && !img.hasAlpha) setOpaque(img.data, img.width * img.height);
-  if (d.flags & (ImageFlags.CACHE_ME | ImageFlags.CACHE_REPLACE_ME)) store.putImage(d.id, img);
+  if (d.flags & (ImageFlags.CACHE_ME | ImageFlags.CACHE_REPLACE_ME)) store.putImage(d.id, img, lossy);
   return img;
 }

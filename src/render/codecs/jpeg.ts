@@ -14,8 +14,14 @@ import { decodeLz, LzImageType, parseLzHeader } from './lz.js';
 
 export const JpegAlphaFlags = { TOP_DOWN: 1 } as const;
 
-/** jpeg-js needs about 20 bytes per pixel (coefficients, planes, output); allow 40 plus slack. */
-const JPEG_BYTES_PER_PIXEL = 40;
+/**
+ * Largest JPEG we decode (pixels). spice-server sends JPEG for parts of a screen; jpeg-js
+ * allocates all coefficient blocks up front (about 20 bytes per pixel), so this also bounds
+ * what a hostile header can make us allocate (~ 400 MiB at most).
+ */
+export const JPEG_MAX_PIXELS = 4096 * 4096;
+/** jpeg-js memory accounting: ~12 B/px coefficients (4:4:4), 3 B/px planes, 4 B/px output. */
+const JPEG_BYTES_PER_PIXEL = 24;
 const JPEG_SLACK_MB = 16;
 
 /** Width and height from the first SOFn marker, without decoding. */
@@ -54,6 +60,9 @@ export function jpegSize(data: Uint8Array): { width: number; height: number } {
 export function decodeJpeg(data: Uint8Array, expect?: { width: number; height: number }): DecodedImage {
   const { width, height } = jpegSize(data);
   checkImageSize(width, height, 'JPEG image');
+  if (width * height > JPEG_MAX_PIXELS) {
+    throw new ProtocolError(`JPEG image ${width}x${height} exceeds the ${JPEG_MAX_PIXELS}-pixel JPEG limit`);
+  }
   if (expect && (expect.width !== width || expect.height !== height)) {
     throw new ProtocolError(`JPEG image is ${width}x${height}, descriptor says ${expect.width}x${expect.height}`);
   }
@@ -63,7 +72,8 @@ export function decodeJpeg(data: Uint8Array, expect?: { width: number; height: n
     raw = jpeg.decode(data, {
       useTArray: true,
       formatAsRGBA: true,
-      tolerantDecoding: true,
+      // spice-server's JPEGs come from libjpeg: strict parsing turns truncation into an error.
+      tolerantDecoding: false,
       maxResolutionInMP: pixels / 1e6 + 1e-6,
       maxMemoryUsageInMB: JPEG_SLACK_MB + Math.ceil((pixels * JPEG_BYTES_PER_PIXEL) / (1024 * 1024)),
     });
