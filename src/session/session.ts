@@ -7,6 +7,7 @@ import { DisplayChannel } from './channels/display.js';
 import { InputsChannel } from './channels/inputs.js';
 import { MainChannel } from './channels/main.js';
 import { SpicevmcChannel } from './channels/spicevmc.js';
+import { glzWindowPixels } from '../render/glz-window.js';
 import { LinkRefused } from './link.js';
 import type { ProxyUrl } from './proxy.js';
 import { openSocket, type Target, type TlsSettings } from './transport.js';
@@ -151,7 +152,8 @@ export class Session extends EventEmitter {
       case ChannelType.display:
         return new DisplayChannel(host, id, {
           preferredCompression: this.opts.preferredCompression === undefined ? ImageCompression.lz4 : this.opts.preferredCompression,
-          glzWindow: this.opts.glzWindow,
+          // A real GLZ window, sized from the guest's RAM as spice-gtk does.
+          glzWindow: this.opts.glzWindow ?? glzWindowPixels(this.main.info.init?.ramHint ?? 0),
           draw: this.opts.drawDisplay,
         }, this.t0);
       case ChannelType.inputs: return new InputsChannel(host, id, this.t0);

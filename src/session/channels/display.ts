@@ -206,7 +206,12 @@ export class DisplayChannel extends Channel {
   // ------------------------------------------------------------------------------------------
   // drawing
 
+  /** Images of the draw being processed, decoded up front (see draw()). */
+  private decoded: Map<number, DecodedImage> | null = null;
+
   private image(body: Buffer, offset: number): DecodedImage {
+    const hit = this.decoded?.get(offset);
+    if (hit) return hit;
     if (offset === 0) throw new ProtocolError('display: a draw operation has a null image pointer');
     if (offset + 9 <= body.length) {
       const t = IMAGE_TYPE_NAMES[body[offset + 8]!] ?? `type${body[offset + 8]}`;
@@ -271,16 +276,19 @@ export class DisplayChannel extends Channel {
   }
 
   private draw(op: DrawOp, body: Buffer): void {
-    const s = this.surfaces.get(op.base.surfaceId);
-    if (!s) {
-      this.note(`draw on a missing surface`);
-      return;
-    }
     try {
-      this.render(s, op, body);
+      // Every image is decoded even when the draw is not rendered (missing surface, clipped,
+      // unsupported mode): the server counts on CACHE_ME entries and GLZ window images existing.
+      this.decoded = new Map();
+      for (const p of imagePointers(op)) this.decoded.set(p, this.image(body, p));
+      const s = this.surfaces.get(op.base.surfaceId);
+      if (!s) this.note('draw on a missing surface');
+      else this.render(s, op, body);
     } catch (e) {
       if (this.opts.strict || !(e instanceof ProtocolError)) throw e;
       this.note(`${op.op}: ${e.message}`, e.message.replace(/[0-9]+/g, 'N'));
+    } finally {
+      this.decoded = null;
     }
     this.draws++;
     this.lastDrawAtMs = performance.now() - this.t0;
@@ -437,6 +445,21 @@ function clipRuns(runs: Rect[], region: Rect[]): Rect[] {
       const i = intersect(r, c);
       if (i) out.push(i);
     }
+  }
+  return out;
+}
+
+/** Image pointers of a draw operation (sources, pattern brushes, composite src/mask; masks are parsed apart). */
+function imagePointers(op: DrawOp): number[] {
+  const out: number[] = [];
+  if ('src' in op && op.src) out.push(op.src);
+  for (const b of ['brush', 'foreBrush', 'backBrush'] as const) {
+    const brush = (op as Partial<Record<typeof b, Brush>>)[b];
+    if (brush?.kind === 'pattern' && brush.image) out.push(brush.image);
+  }
+  if (op.op === 'composite') {
+    out.push(op.composite.src);
+    if (op.composite.mask) out.push(op.composite.mask);
   }
   return out;
 }
