@@ -1,11 +1,18 @@
 import { Command, CommanderError } from 'commander';
-import { registerConnect } from './commands/connect.js';
-import { registerVv } from './commands/vv.js';
-import { registerUsb } from './commands/usb.js';
 import { ExitCode, SpiceError } from './util/errors.js';
 import { printError } from './util/output.js';
 
-export function buildProgram(): Command {
+/**
+ * Subcommands, loaded on demand: a CLI run pays only for the command it runs (start-up time
+ * is part of every measured connect and USB recognition).
+ */
+const COMMANDS: Record<string, () => Promise<(program: Command) => void>> = {
+  connect: async () => (await import('./commands/connect.js')).registerConnect,
+  usb: async () => (await import('./commands/usb.js')).registerUsb,
+  vv: async () => (await import('./commands/vv.js')).registerVv,
+};
+
+export async function buildProgram(argv: string[] = []): Promise<Command> {
   const program = new Command();
   program
     .name('spicectl')
@@ -15,9 +22,9 @@ export function buildProgram(): Command {
     .option('--log-file <file>', 'write logs to this file instead of stderr')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerConnect(program);
-  registerVv(program);
-  registerUsb(program);
+  const sub = argv.slice(2).find((a) => !a.startsWith('-'));
+  const names = sub && COMMANDS[sub] ? [sub] : Object.keys(COMMANDS);
+  for (const register of await Promise.all(names.map((n) => COMMANDS[n]!()))) register(program);
   return program;
 }
 
@@ -26,8 +33,8 @@ export async function main(argv: string[]): Promise<number> {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code !== 'EPIPE') throw e;
   });
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {

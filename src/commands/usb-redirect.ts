@@ -67,7 +67,6 @@ async function redirectAction(uri: string, flags: RedirectFlags): Promise<number
       });
       const abortable = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new SpiceError('ok', 'interrupted'))));
       await Promise.race([session.connect(), session.failure(), deadline, abortable]);
-      await Promise.race([session.waitFor(() => session.main.info.channels.length > 0), deadline, abortable]);
       redirector.on('connected', (i: number) => say(`redirected: ${redirector.items[i]!.device.info.description} on ${redirector.items[i]!.channel.name}${redirector.items[i]!.channel.compressing ? ' (lz4)' : ''}`));
       await Promise.race([redirector.start(srcs), session.failure(), deadline, abortable]);
       await Promise.race([ended, session.failure()]);

@@ -2,9 +2,9 @@ import { EventEmitter, once } from 'node:events';
 import { SpiceError } from '../util/errors.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { Channel, type ChannelHost } from './channels/channel.js';
-import { CursorChannel } from './channels/cursor.js';
-import { DisplayChannel } from './channels/display.js';
-import { InputsChannel } from './channels/inputs.js';
+import type { CursorChannel } from './channels/cursor.js';
+import type { DisplayChannel } from './channels/display.js';
+import type { InputsChannel } from './channels/inputs.js';
 import { MainChannel } from './channels/main.js';
 import { SpicevmcChannel } from './channels/spicevmc.js';
 import { glzWindowPixels } from '../render/glz-window.js';
@@ -37,6 +37,8 @@ export interface SessionOptions {
 
 /** Channel types opened from the server's list unless the caller says otherwise. */
 const AUTO_OPEN = [ChannelType.display, ChannelType.inputs, ChannelType.cursor];
+/** Channel types createChannel() can build. */
+const IMPLEMENTED: number[] = [ChannelType.display, ChannelType.inputs, ChannelType.cursor];
 
 /**
  * Owns the channels of one SPICE session: links main, learns the session id and the channel
@@ -90,9 +92,13 @@ export class Session extends EventEmitter {
     return { ...opened, tls: target.kind === 'tls' };
   }
 
-  private track(ch: Channel): void {
+  /** A critical channel's failure fails the session; an optional one is just dropped. */
+  private track(ch: Channel, critical = true): void {
     this.channels.push(ch);
-    ch.on('failed', (err: SpiceError) => this.fail(err));
+    ch.on('failed', (err: SpiceError) => {
+      if (critical) this.fail(err);
+      else if (ch.state !== 'ready') this.channels.splice(this.channels.indexOf(ch), 1);
+    });
     this.emit('channel', ch);
   }
 
@@ -128,7 +134,7 @@ export class Session extends EventEmitter {
   }
 
   /** Opens ch; on NEED_SECURED retries a fresh one from make() on the TLS port, as spice-gtk does. */
-  private async openWithTlsRetry<T extends Channel>(ch: T, make: () => T): Promise<T> {
+  private async openWithTlsRetry<T extends Channel>(ch: T, make: () => T | Promise<T>): Promise<T> {
     try {
       await ch.open();
       return ch;
@@ -136,7 +142,7 @@ export class Session extends EventEmitter {
       if (e instanceof LinkRefused && e.linkError === LINK_ERR_NEED_SECURED && this.opts.endpoint.tlsPort !== undefined && !this.forceTls.has(ch.type)) {
         this.forceTls.add(ch.type);
         this.error = null;
-        const retry = make();
+        const retry = await make();
         this.channels.splice(this.channels.indexOf(ch), 1);
         this.track(retry);
         return this.openWithTlsRetry(retry, make);
@@ -145,19 +151,21 @@ export class Session extends EventEmitter {
     }
   }
 
-  private createChannel(type: number, id: number): Channel | null {
+  /** Display, inputs and cursor load on demand: a USB-only session never pays for the renderer. */
+  private async createChannel(type: number, id: number): Promise<Channel | null> {
     const host = this.host();
     switch (type) {
-      case ChannelType.main: return new MainChannel(host, this.t0);
-      case ChannelType.display:
+      case ChannelType.display: {
+        const { DisplayChannel } = await import('./channels/display.js');
         return new DisplayChannel(host, id, {
           preferredCompression: this.opts.preferredCompression === undefined ? ImageCompression.lz4 : this.opts.preferredCompression,
           // A real GLZ window, sized from the guest's RAM as spice-gtk does.
           glzWindow: this.opts.glzWindow ?? glzWindowPixels(this.main.info.init?.ramHint ?? 0),
           draw: this.opts.drawDisplay,
         }, this.t0);
-      case ChannelType.inputs: return new InputsChannel(host, id, this.t0);
-      case ChannelType.cursor: return new CursorChannel(host, id, this.t0);
+      }
+      case ChannelType.inputs: return new (await import('./channels/inputs.js')).InputsChannel(host, id, this.t0);
+      case ChannelType.cursor: return new (await import('./channels/cursor.js')).CursorChannel(host, id, this.t0);
       default: return null;
     }
   }
@@ -169,17 +177,16 @@ export class Session extends EventEmitter {
       return;
     }
     const auto = this.opts.autoOpen ?? AUTO_OPEN;
-    const ch = auto.includes(type) ? this.createChannel(type, id) : null;
-    if (!ch) {
-      this.notOpened.push({ type, id, why: auto.includes(type) || !this.createChannel(type, id) ? 'not implemented yet' : 'not requested' });
+    if (!auto.includes(type) || !IMPLEMENTED.includes(type)) {
+      this.notOpened.push({ type, id, why: IMPLEMENTED.includes(type) || type === ChannelType.usbredir ? 'not requested' : 'not implemented yet' });
       return;
     }
+    const ch = (await this.createChannel(type, id))!;
+    if (this.closing) return;
     this.track(ch);
-    if (ch instanceof DisplayChannel) {
-      ch.once('mark', () => this.emit('first-frame', ch));
-    }
+    if (type === ChannelType.display) ch.once('mark', () => this.emit('first-frame', ch));
     try {
-      await this.openWithTlsRetry(ch, () => this.createChannel(type, id)!);
+      await this.openWithTlsRetry(ch, async () => (await this.createChannel(type, id))!);
     } catch {
       // fail() already recorded it and failed the session
     }
@@ -189,7 +196,14 @@ export class Session extends EventEmitter {
    * Opens a spicevmc channel (usbredir, port) by id. It may be called right after MAIN_INIT,
    * before the server's channel list arrives: the session id is all the link needs.
    */
-  async openSpicevmc(type: number, id: number, lz4: boolean, limit?: { in: number | null; out: number | null }): Promise<SpicevmcChannel> {
+  async openSpicevmc(
+    type: number,
+    id: number,
+    lz4: boolean,
+    limit?: { in: number | null; out: number | null },
+    /** a failed link (e.g. a guessed id the server lacks) throws without failing the session */
+    probe = false,
+  ): Promise<SpicevmcChannel> {
     const make = () => {
       const ch = new SpicevmcChannel(this.host(), type, id, lz4, this.t0);
       if (limit) ch.limit = limit;
@@ -197,8 +211,10 @@ export class Session extends EventEmitter {
     };
     const ch = make();
     this.notOpened.splice(0, this.notOpened.length, ...this.notOpened.filter((c) => !(c.type === type && c.id === id)));
-    this.track(ch);
-    return this.openWithTlsRetry(ch, make);
+    this.track(ch, !probe);
+    const opened = await this.openWithTlsRetry(ch, make);
+    if (probe) opened.on('failed', (err: SpiceError) => this.fail(err));
+    return opened;
   }
 
   /** Ids of the channels of this type the server listed. */
@@ -207,13 +223,13 @@ export class Session extends EventEmitter {
   }
 
   get display(): DisplayChannel | undefined {
-    return this.channels.find((c): c is DisplayChannel => c instanceof DisplayChannel);
+    return this.channels.find((c) => c.type === ChannelType.display) as DisplayChannel | undefined;
   }
   get inputs(): InputsChannel | undefined {
-    return this.channels.find((c): c is InputsChannel => c instanceof InputsChannel && c.state === 'ready');
+    return this.channels.find((c) => c.type === ChannelType.inputs && c.state === 'ready') as InputsChannel | undefined;
   }
   get cursor(): CursorChannel | undefined {
-    return this.channels.find((c): c is CursorChannel => c instanceof CursorChannel);
+    return this.channels.find((c) => c.type === ChannelType.cursor) as CursorChannel | undefined;
   }
 
   /** Resolves when pred() holds (checked on every channel event), rejects on failure. */

@@ -68,7 +68,7 @@ export class UsbRedirector extends EventEmitter {
       await Promise.all(devices.map((d) => d.close().catch(() => {})));
       throw e;
     }
-    const ids = this.opts.channelIds ?? this.session.listed(ChannelType.usbredir);
+    const ids = this.opts.channelIds ?? (await this.channelIds(sources.length));
     if (ids.length < sources.length) {
       await Promise.all(devices.map((d) => d.close().catch(() => {})));
       throw new SpiceError('input', ids.length
@@ -78,10 +78,33 @@ export class UsbRedirector extends EventEmitter {
     await Promise.all(sources.map((source, i) => this.plug(i, source, devices[i]!, ids[i]!)));
   }
 
+  /**
+   * The usbredir channel ids to use. The server's CHANNELS_LIST can arrive seconds late on a
+   * slow link (it is queued behind the main channel's bandwidth test), but the session id from
+   * MAIN_INIT is all a link needs, and QEMU numbers its usbredir channels 0, 1, ...: so we try
+   * those at once, and fall back to the list only if the server lacks one.
+   */
+  private async channelIds(n: number): Promise<number[]> {
+    const listed = this.session.listed(ChannelType.usbredir);
+    if (listed.length || this.session.main.info.channels.length) return listed;
+    const early = Array.from({ length: n }, (_, i) => i);
+    const opened = await Promise.allSettled(early.map((id) => this.session.openSpicevmc(ChannelType.usbredir, id, this.opts.lz4, this.opts.limit, true)));
+    if (opened.every((r) => r.status === 'fulfilled')) {
+      this.early = opened.map((r) => (r as PromiseFulfilledResult<SpicevmcChannel>).value);
+      return early;
+    }
+    for (const r of opened) if (r.status === 'fulfilled') r.value.close();
+    this.opts.log?.debug('usbredir: guessed channel ids failed; waiting for the channel list');
+    await this.session.waitFor(() => this.session.main.info.channels.length > 0);
+    return this.session.listed(ChannelType.usbredir);
+  }
+
+  private early: SpicevmcChannel[] = [];
+
   private async plug(index: number, source: DeviceSource, device: UsbDeviceBackend, id: number): Promise<void> {
     let channel: SpicevmcChannel;
     try {
-      channel = await this.session.openSpicevmc(ChannelType.usbredir, id, this.opts.lz4, this.opts.limit);
+      channel = this.early.find((c) => c.id === id) ?? (await this.session.openSpicevmc(ChannelType.usbredir, id, this.opts.lz4, this.opts.limit));
     } catch (e) {
       await device.close().catch(() => {});
       throw e;
@@ -91,6 +114,9 @@ export class UsbRedirector extends EventEmitter {
       send: (b) => channel.write(b),
       version: this.opts.version,
       log: this.opts.log,
+      // QEMU checks its own filter on device_connect (and answers filter_reject), so waiting
+      // for its filter_filter first would only add a quarter second to every plug.
+      filterWaitMs: 0,
       onTrace: this.opts.onTrace ? (ev) => this.opts.onTrace!(index, ev) : undefined,
     });
     const item: Redirection = { source, device, channel, host, connected: false };
