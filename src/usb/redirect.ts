@@ -37,6 +37,8 @@ export interface RedirectOptions {
   /** usbredir channel ids to use, in order; default: the ids the server lists */
   channelIds?: number[];
   onTrace?: (index: number, ev: UsbTraceEvent) => void;
+  /** pause reading the main channel while devices are recognised (default true) */
+  holdMain?: boolean;
 }
 
 export interface Redirection {
@@ -59,6 +61,32 @@ export class UsbRedirector extends EventEmitter {
     super();
   }
 
+  /**
+   * While devices are being recognised, the main channel is not read: right after MAIN_INIT the
+   * server queues a ~256 KB bandwidth test there, which on a slow link would take the
+   * bandwidth the guest's first reads need. Reading resumes once every device has been quiet
+   * for `quietMs` after connecting, or after `maxQuietMs` at the latest.
+   */
+  private holdMain(): void {
+    const quietMs = 1500;
+    const main = this.session.main;
+    main.pauseReading();
+    let last = performance.now();
+    const started = last;
+    let lastTotal = -1;
+    const timer = setInterval(() => {
+      const total = this.items.reduce((n, it) => n + (it ? it.channel.payload.payloadIn + it.channel.payload.payloadOut : 0), 0);
+      const now = performance.now();
+      if (total !== lastTotal || !this.items.length || this.items.some((it) => !it?.connected)) last = now;
+      lastTotal = total;
+      if (now - last >= quietMs || now - started >= 20_000 || this.closing) {
+        clearInterval(timer);
+        main.resumeReading();
+      }
+    }, 250);
+    timer.unref();
+  }
+
   /** Opens every backend first (a bad image fails before anything reaches the guest), then the channels. */
   async start(sources: DeviceSource[]): Promise<void> {
     const devices: UsbDeviceBackend[] = [];
@@ -68,6 +96,7 @@ export class UsbRedirector extends EventEmitter {
       await Promise.all(devices.map((d) => d.close().catch(() => {})));
       throw e;
     }
+    if (this.opts.holdMain ?? true) this.holdMain();
     const ids = this.opts.channelIds ?? (await this.channelIds(sources.length));
     if (ids.length < sources.length) {
       await Promise.all(devices.map((d) => d.close().catch(() => {})));
@@ -95,6 +124,7 @@ export class UsbRedirector extends EventEmitter {
     }
     for (const r of opened) if (r.status === 'fulfilled') r.value.close();
     this.opts.log?.debug('usbredir: guessed channel ids failed; waiting for the channel list');
+    this.session.main.resumeReading();
     await this.session.waitFor(() => this.session.main.info.channels.length > 0);
     return this.session.listed(ChannelType.usbredir);
   }

@@ -184,6 +184,18 @@ export abstract class Channel extends EventEmitter {
     }
   }
 
+  /**
+   * Stops reading this channel's socket (TCP back-pressure then holds the server's queue), e.g.
+   * to keep main's bandwidth-test download off a slow link while a USB device is recognised.
+   */
+  pauseReading(): void {
+    this.conn?.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.conn?.socket.resume();
+  }
+
   send(type: number, body: Buffer): boolean {
     if (!this.conn || this.state !== 'ready') return false;
     this.serial++;
