@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startQemu, type QemuServer } from './harness/index.js';
 import { createTestCa, type TestCa } from '../helpers/test-ca.js';
-import { spicectl } from './spicectl.js';
+import { pngDiff, spicectl } from './spicectl.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'spicectl-qemu-'));
 const PASSWORD = 'qemu-s3cret';
@@ -20,7 +20,8 @@ describe('connect to QEMU (plain and TLS)', () => {
   before(async () => {
     ca = createTestCa(join(tmp, 'pki'));
     other = createTestCa(join(tmp, 'other-pki'), { org: 'someone else' });
-    q = await startQemu({ tls: { dir: ca.dir }, password: PASSWORD });
+    // No blinking text cursor on the guest console, so two captures of it can be compared.
+    q = await startQemu({ tls: { dir: ca.dir }, password: PASSWORD, append: 'vt.global_cursor_default=0' });
   });
   after(() => q?.stop());
 
@@ -85,6 +86,18 @@ describe('connect to QEMU (plain and TLS)', () => {
     const r = await spicectl(['connect', `spice+tls://127.0.0.1:${q.tlsPort}`, '--ca-file', '/etc/hostname', '--check'], { env });
     assert.equal(r.code, 5, r.stderr);
     assert.match(r.stderr, /cannot use CA file/);
+  });
+
+  test('the QXL guest console equals QEMU\'s own screendump, pixel for pixel (every codec mode)', async () => {
+    for (const mode of ['lz4', 'server', 'quic', 'off']) {
+      const shot = join(tmp, `console-${mode}.png`);
+      const ref = join(tmp, `console-${mode}-qemu.png`);
+      const r = await spicectl(['connect', `spice://127.0.0.1:${q.port}`, '--preferred-compression', mode, '--screenshot', shot, '--timeout', '60'], { env });
+      assert.equal(r.code, 0, r.stderr);
+      await q.qmp('screendump', { filename: ref, format: 'png' });
+      const d = pngDiff(shot, ref);
+      assert.equal(d.differing, 0, `${mode}: ${d.differing} pixels differ`);
+    }
   });
 
   test('QEMU with a password: none or a wrong one exits 4', async () => {
