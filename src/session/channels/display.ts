@@ -102,7 +102,9 @@ export class DisplayChannel extends Channel {
     if (this.opts.preferredCompression !== null && hasCap(this.serverChannelCaps, DisplayCap.prefCompression)) {
       this.send(MsgcDisplay.preferredCompression, encodePreferredCompression(this.opts.preferredCompression));
     }
-    if (this.codecs.length && hasCap(this.serverChannelCaps, DisplayCap.prefVideoCodecType)) {
+    // Only on request: libspice-server 0.15.1 (Xspice) crashes when this arrives while a video
+    // stream is already playing, and MJPEG is the server's first choice anyway.
+    if (this.opts.videoCodecs && this.codecs.length && hasCap(this.serverChannelCaps, DisplayCap.prefVideoCodecType)) {
       this.send(MsgcDisplay.preferredVideoCodecType, encodePreferredVideoCodecs(this.codecs));
     }
   }
