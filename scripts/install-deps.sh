@@ -15,6 +15,8 @@ PKGS=(
   linux-image-amd64 busybox-static kmod cpio gzip xz-utils zstd
   # X clients for display content, screenshots and typing tests
   xvfb xterm x11-apps x11-utils xdotool imagemagick
+  # the guest agent against Xspice (clipboard, resolution, file copy), the X clipboard, audio checks
+  spice-vdagent xclip sox
   # disk images for USB tests
   dosfstools mtools genisoimage xorriso
   # network / capture / misc tools

@@ -10,6 +10,10 @@ const COMMANDS: Record<string, () => Promise<(program: Command) => void>> = {
   connect: async () => (await import('./commands/connect.js')).registerConnect,
   usb: async () => (await import('./commands/usb.js')).registerUsb,
   vv: async () => (await import('./commands/vv.js')).registerVv,
+  bench: async () => (await import('./commands/bench.js')).registerBench,
+  clipboard: async () => (await import('./commands/clipboard.js')).registerClipboard,
+  copy: async () => (await import('./commands/copy.js')).registerCopy,
+  port: async () => (await import('./commands/port.js')).registerPort,
 };
 
 export async function buildProgram(argv: string[] = []): Promise<Command> {

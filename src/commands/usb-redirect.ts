@@ -4,9 +4,12 @@ import { SpiceError } from '../util/errors.js';
 import { printJson, printLine } from '../util/output.js';
 import { Session } from '../session/session.js';
 import { parseRate } from '../session/limiter.js';
-import { snapshot } from '../session/stats/snapshot.js';
+import { SessionMonitor } from '../session/stats/monitor.js';
 import { UsbRedirector, describeSource, type DeviceSource } from '../usb/redirect.js';
+import { interactive, openLiveView, startStatsLines, type StatsPrinter } from '../render/tui/live.js';
+import type { TuiHandle } from '../render/tui/run-tui.js';
 import { addConnectionOptions, seconds, sessionOptions, withSignals, type ConnectionFlags } from './connection-options.js';
+import { anySignal, millis } from './connect.js';
 
 interface RedirectFlags extends ConnectionFlags {
   device?: string[];
@@ -18,6 +21,9 @@ interface RedirectFlags extends ConnectionFlags {
   duration?: string;
   timeout?: string;
   json?: boolean;
+  tui?: boolean;
+  statsInterval?: string;
+  refresh?: string;
 }
 
 export const VERSION = '0.1.0';
@@ -38,17 +44,36 @@ async function redirectAction(uri: string, flags: RedirectFlags): Promise<number
   const rate = flags.limit ? parseRate(flags.limit) : null;
   const timeoutMs = seconds(flags.timeout, '--timeout') ?? 30_000;
   const durationMs = seconds(flags.duration, '--duration');
-  const { options, log } = await sessionOptions(uri, flags);
+  const statsIntervalMs = millis(flags.statsInterval, '--stats-interval', 50);
+  const refreshMs = millis(flags.refresh, '--refresh', 50);
+  // The USB panel on a terminal (outside CI) unless --no-tui, --json or stats lines are asked for.
+  const tui = flags.tui ?? (!flags.json && statsIntervalMs === undefined && interactive());
+  if (tui && statsIntervalMs !== undefined) throw new SpiceError('usage', '--stats-interval prints lines on stdout: it cannot be combined with --tui');
+  // Logs must not land on the terminal the live view owns: a --log-file, or nothing.
+  const { options, log } = await sessionOptions(uri, tui && !flags.logFile ? { ...flags, logLevel: 'silent' } : flags);
   const session = new Session({ ...options, autoOpen: [] });
   const redirector = new UsbRedirector(session, { lz4: flags.compress !== 'off', limit: { in: rate, out: rate }, log, version: VERSION });
+  const monitor = new SessionMonitor(session, {
+    pingIntervalMs: 0,
+    extras: () => ({
+      usbDevices: new Map(redirector.items.filter(Boolean).map((it) => [it.channel.name, { device: it.device.info.description, limit: rate }])),
+    }),
+  });
   const events: string[] = [];
+  let view: TuiHandle | null = null;
   const say = (s: string) => {
     events.push(s);
-    if (!flags.json) printLine(s);
+    // While the live view owns the terminal, events are flashed there and printed afterwards;
+    // among NDJSON stats lines they are JSON too.
+    if (flags.json || view) return;
+    printLine(statsIntervalMs !== undefined ? JSON.stringify({ t: Date.now(), event: s }) : s);
   };
 
-  return withSignals(async (signal) => {
+  return withSignals(async (interrupt) => {
+    const quit = new AbortController();
+    const signal = anySignal(interrupt, quit.signal);
     let failure: SpiceError | null = null;
+    let stats: StatsPrinter | null = null;
     const ended = new Promise<void>((resolve, reject) => {
       signal.addEventListener('abort', () => resolve());
       redirector.on('failed', reject);
@@ -62,6 +87,17 @@ async function redirectAction(uri: string, flags: RedirectFlags): Promise<number
     });
     ended.catch(() => {});
     try {
+      if (tui) {
+        view = await openLiveView({
+          getSnapshot: () => monitor.snapshot(),
+          refreshMs,
+          onQuit: () => quit.abort(),
+          getNotice: () => events.at(-1) ?? null,
+        }, flags.tui === true);
+        view.done.catch(() => quit.abort());
+      } else if (statsIntervalMs !== undefined) {
+        stats = startStatsLines(() => monitor.snapshot(), statsIntervalMs);
+      }
       const deadline = sleep(timeoutMs, undefined, { ref: false }).then(() => {
         throw new SpiceError('timeout', `timed out after ${timeoutMs / 1000} s waiting for the usbredir channels`);
       });
@@ -75,10 +111,24 @@ async function redirectAction(uri: string, flags: RedirectFlags): Promise<number
     }
     // Always a clean detach: device_disconnect, image flushed, real devices back to their drivers.
     await redirector.close();
-    const snap = snapshot(session);
+    if (view) {
+      view.stop();
+      await view.done.catch(() => {});
+      view = null;
+      if (!flags.json) for (const e of events) printLine(e);
+    }
+    const snap = monitor.snapshot();
+    monitor.stop();
     session.close();
-    if (flags.json) printJson({ ok: !failure, events, usb: snap.usb, channels: snap.channels, ...(failure ? { error: { code: failure.code, exitCode: failure.exitCode, message: failure.message } } : {}) });
-    else for (const u of snap.usb) {
+    if (stats) {
+      // The last line carries the totals: let the last bytes in flight be counted first.
+      await sleep(100);
+      stats.stop(true);
+    }
+    const report = { ok: !failure, events, usb: snap.usb, channels: snap.channels, ...(failure ? { error: { code: failure.code, exitCode: failure.exitCode, message: failure.message } } : {}) };
+    // With stats lines, stdout stays NDJSON: the report (--json) on one line, no summary lines.
+    if (flags.json) stats ? printLine(JSON.stringify(report)) : printJson(report);
+    else if (!stats) for (const u of snap.usb) {
       printLine(`${u.channel}: guest->client payload ${u.payloadIn} B (wire ${u.wireIn} B), client->guest payload ${u.payloadOut} B (wire ${u.wireOut} B)${u.lz4 ? `, lz4 ratio in ${u.ratioIn?.toFixed(2) ?? '-'} out ${u.ratioOut?.toFixed(2) ?? '-'}` : ''}`);
     }
     if (failure) throw failure;
@@ -101,6 +151,10 @@ export function registerUsbRedirect(usb: Command): void {
     .option('--duration <seconds>', 'detach and exit after this long')
     .option('--timeout <seconds>', 'give up when the channels are not up in time (default 30)')
     .option('--json', 'print one JSON report at the end')
+    .option('--tui', 'show the live view with the USB panel even when stdout is not a terminal or CI is set')
+    .option('--no-tui', 'never show the live view (default on a terminal, outside CI)')
+    .option('--stats-interval <ms>', 'print one NDJSON line of stats (payload vs wire bytes, LZ4 ratio, limit, channels) every MS milliseconds, and one at the end')
+    .option('--refresh <ms>', 'how often the live view redraws (default 250, at least 50)')
     .action(async (uri: string, flags: RedirectFlags, c: Command) => {
       process.exitCode = await redirectAction(uri, { ...(c.optsWithGlobals() as RedirectFlags), ...flags });
     });

@@ -4,6 +4,7 @@ import { writeSurfacePng } from '../render/outputs/screenshot.js';
 import { FrameSink, type FrameSinkStats } from '../render/outputs/frames.js';
 import { strokesForCombo, strokesForText, type KeyStroke } from './keymap.js';
 import type { Session } from './session.js';
+import { runAgentGoals, type AgentGoals, type AgentGoalsReport } from './agent/goals.js';
 import { MouseMode, channelName } from './wire/enums.js';
 
 export interface ConnectGoals {
@@ -24,6 +25,12 @@ export interface ConnectGoals {
   screenshotDir?: string;
   /** where terminal frames go (default process.stdout) */
   terminalOut?: NodeJS.WriteStream;
+  /** stay connected after the goals (until durationMs, the signal, or the session ends): the live view */
+  stay?: boolean;
+  /** guest agent goals (--clipboard-set, --resolution); failures are reported, the session goes on */
+  agent?: AgentGoals;
+  /** called with a one-line warning when an agent goal fails */
+  onWarning?: (message: string) => void;
   signal?: AbortSignal;
 }
 
@@ -44,8 +51,14 @@ export interface ConnectReport {
     ops: Record<string, number>; streams: Record<string, number>;
   };
   frames?: FrameSinkStats;
+  /** display frames and ping round trips measured while connected (see stats/monitor.ts) */
+  live?: import('./stats/monitor.js').MonitorSummary;
   screenshot?: string;
   typed?: number;
+  /** agent goals: what happened to --clipboard-set / --resolution (error = the first problem) */
+  agent?: AgentGoalsReport;
+  /** --audio-out / --audio-in (see audio/session-audio.ts) */
+  audio?: ReturnType<import('../audio/session-audio.js').SessionAudio['report']>;
   error?: { code: string; exitCode: number; message: string };
 }
 
@@ -106,8 +119,10 @@ async function settle(session: Session, settleMs: number): Promise<void> {
   }
 }
 
-async function sendStrokes(session: Session, strokes: KeyStroke[]): Promise<void> {
-  const inputs = session.inputs!;
+/** Presses and releases keys on the inputs channel, in order, with a short gap between events. */
+export async function sendStrokes(session: Session, strokes: KeyStroke[]): Promise<void> {
+  const inputs = session.inputs;
+  if (!inputs) throw new SpiceError('protocol', 'the inputs channel is not open');
   for (const s of strokes) {
     inputs.key(s);
     // A short gap keeps guests with slow keyboard handling from dropping repeats.
@@ -134,6 +149,11 @@ export async function runConnect(session: Session, goals: ConnectGoals): Promise
   for (const k of goals.keys ?? []) strokes.push(...strokesForCombo(k));
 
   await race(session.connect());
+  // Agent goals first: a clipboard must be offered before --key ctrl+v pastes it.
+  if (goals.agent && (goals.agent.clipboardSet !== undefined || goals.agent.resolution)) {
+    waitingFor = 'the guest agent';
+    extra.agent = (await race(runAgentGoals(session, goals.agent, goals.onWarning ?? (() => {})))).report;
+  }
   const live = (!!goals.display && goals.display !== 'none') || !!goals.screenshotEveryMs;
   const needFrame = goals.check || goals.screenshot || strokes.length > 0 || live;
   if (needFrame) {
@@ -175,7 +195,7 @@ export async function runConnect(session: Session, goals: ConnectGoals): Promise
     sink.start();
   }
   try {
-    if (!needFrame || goals.durationMs || live) {
+    if (!needFrame || goals.durationMs || live || goals.stay) {
       waitingFor = 'the end of the session';
       const stay = goals.durationMs ? sleep(goals.durationMs) : new Promise<void>(() => {});
       try {

@@ -6,6 +6,9 @@ import type { CursorChannel } from './channels/cursor.js';
 import type { DisplayChannel } from './channels/display.js';
 import type { InputsChannel } from './channels/inputs.js';
 import { MainChannel } from './channels/main.js';
+import type { PlaybackChannel } from './channels/playback.js';
+import { PortChannel } from './channels/port.js';
+import type { RecordChannel } from './channels/record.js';
 import { SpicevmcChannel } from './channels/spicevmc.js';
 import { glzWindowPixels } from '../render/glz-window.js';
 import { LinkRefused } from './link.js';
@@ -33,12 +36,16 @@ export interface SessionOptions {
   drawDisplay?: boolean;
   /** channel types opened automatically from the server's list (default display, inputs, cursor) */
   autoOpen?: number[];
+  /** guest agent: clipboard size limit (bytes, -1 = none; default 100 MiB), told to the agent */
+  agent?: { maxClipboard?: number };
+  /** ask for client mouse mode once the agent is up and the server offers it (default true) */
+  clientMouse?: boolean;
 }
 
 /** Channel types opened from the server's list unless the caller says otherwise. */
 const AUTO_OPEN = [ChannelType.display, ChannelType.inputs, ChannelType.cursor];
 /** Channel types createChannel() can build. */
-const IMPLEMENTED: number[] = [ChannelType.display, ChannelType.inputs, ChannelType.cursor];
+const IMPLEMENTED: number[] = [ChannelType.display, ChannelType.inputs, ChannelType.cursor, ChannelType.playback, ChannelType.record];
 
 /**
  * Owns the channels of one SPICE session: links main, learns the session id and the channel
@@ -59,8 +66,12 @@ export class Session extends EventEmitter {
   constructor(readonly opts: SessionOptions) {
     super();
     this.log = opts.log ?? silentLogger;
-    this.main = new MainChannel(this.host(), this.t0);
+    this.main = this.newMain();
     this.track(this.main);
+  }
+
+  private newMain(): MainChannel {
+    return new MainChannel(this.host(), this.t0, { agent: this.opts.agent, clientMouse: this.opts.clientMouse });
   }
 
   private host(): ChannelHost {
@@ -114,7 +125,7 @@ export class Session extends EventEmitter {
   async connect(): Promise<void> {
     this.main.on('channels', (list: { type: number; id: number }[]) => this.openAll(list));
     await this.openWithTlsRetry(this.main, () => {
-      this.main = new MainChannel(this.host(), this.t0);
+      this.main = this.newMain();
       this.main.on('channels', (list: { type: number; id: number }[]) => this.openAll(list));
       return this.main;
     });
@@ -166,6 +177,9 @@ export class Session extends EventEmitter {
       }
       case ChannelType.inputs: return new (await import('./channels/inputs.js')).InputsChannel(host, id, this.t0);
       case ChannelType.cursor: return new (await import('./channels/cursor.js')).CursorChannel(host, id, this.t0);
+      case ChannelType.playback: return new (await import('./channels/playback.js')).PlaybackChannel(host, id, this.t0);
+      case ChannelType.record:
+        return new (await import('./channels/record.js')).RecordChannel(host, id, { clock: () => this.main.mmTime() }, this.t0);
       default: return null;
     }
   }
@@ -205,7 +219,7 @@ export class Session extends EventEmitter {
     probe = false,
   ): Promise<SpicevmcChannel> {
     const make = () => {
-      const ch = new SpicevmcChannel(this.host(), type, id, lz4, this.t0);
+      const ch = type === ChannelType.port ? new PortChannel(this.host(), id, lz4, this.t0) : new SpicevmcChannel(this.host(), type, id, lz4, this.t0);
       if (limit) ch.limit = limit;
       return ch;
     };
@@ -230,6 +244,12 @@ export class Session extends EventEmitter {
   }
   get cursor(): CursorChannel | undefined {
     return this.channels.find((c) => c.type === ChannelType.cursor) as CursorChannel | undefined;
+  }
+  get playback(): PlaybackChannel | undefined {
+    return this.channels.find((c) => c.type === ChannelType.playback) as PlaybackChannel | undefined;
+  }
+  get record(): RecordChannel | undefined {
+    return this.channels.find((c) => c.type === ChannelType.record) as RecordChannel | undefined;
   }
 
   /** Resolves when pred() holds (checked on every channel event), rejects on failure. */

@@ -20,11 +20,14 @@ export interface AppProps {
    *    writes the sixel over it, outside Ink (see sixel-overlay.ts).
    */
   display?: string | null;
+  /** the display content is drawn over the area by the caller, outside Ink (as sixel always is): keep it blank */
+  displayOverlaid?: boolean;
   /** recent rates per channel for the sparklines; App keeps its own from `snapshot` if omitted */
   history?: RateHistory;
   onQuit: () => void;
   /** takes a snapshot; returns (or resolves to) the file written, shown for a few seconds */
   onSnapshot?: () => string | Promise<string>;
+  /** sends Ctrl-Alt-Del; throwing shows why it could not */
   onCtrlAltDel?: () => void;
   /** called when the layout changes (first render, resize, `d`, panels growing): size the display for layout.display */
   onLayout?: (layout: TuiLayout) => void;
@@ -34,6 +37,8 @@ export interface AppProps {
   messageMs?: number;
   /** start with the display area hidden */
   hideDisplay?: boolean;
+  /** news from the caller, flashed like a key's message whenever its id changes */
+  notice?: { text: string; id: number } | null;
 }
 
 /** The terminal's size, updated on 'resize' (SIGWINCH). */
@@ -76,10 +81,10 @@ function useTransientMessage(ms: number): [string | null, (text: string) => void
   return [msg?.text ?? null, (text: string) => setMsg({ text, id: ++seq.current })];
 }
 
-function DisplayArea({ box, content }: { box: CellBox; content: string | null }) {
+function DisplayArea({ box, content, overlaid }: { box: CellBox; content: string | null; overlaid?: boolean }) {
   const size = { width: box.cols, height: box.rows, flexShrink: 0 } as const;
-  // Sixel: keep the cells blank; the image is written over them after Ink's frame.
-  if (isSixel(content)) return <Box {...size} />;
+  // Sixel (or overlaid text): keep the cells blank; the image is written over them after Ink's frame.
+  if (isSixel(content) || (overlaid && content !== null)) return <Box {...size} />;
   if (content === null) {
     return (
       <Box {...size} alignItems="center" justifyContent="center" borderStyle="single" borderDimColor>
@@ -108,6 +113,11 @@ export function App(props: AppProps) {
   const history = props.history ?? ownHistory;
   const mounted = useRef(true);
   useEffect(() => () => void (mounted.current = false), []);
+  const noticeId = props.notice?.id;
+  useEffect(() => {
+    if (props.notice) flash(props.notice.text);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [noticeId]);
 
   const nChannels = snapshot?.channels.length ?? 0;
   const nUsb = snapshot?.usb.length ?? 0;
@@ -147,8 +157,12 @@ export function App(props: AppProps) {
         case 'k':
           if (!onCtrlAltDel) flash('Ctrl-Alt-Del is not available');
           else {
-            onCtrlAltDel();
-            flash('sent Ctrl-Alt-Del');
+            try {
+              onCtrlAltDel();
+              flash('sent Ctrl-Alt-Del');
+            } catch (e) {
+              flash(`Ctrl-Alt-Del not sent: ${(e as Error)?.message ?? e}`);
+            }
           }
           break;
         case 's':
@@ -179,7 +193,7 @@ export function App(props: AppProps) {
   return (
     <Box flexDirection="column" width={layout.cols} height={layout.rows}>
       <Box flexDirection={side ? 'row' : 'column'} height={layout.rows - 1} flexShrink={0}>
-        {layout.display ? <DisplayArea box={layout.display} content={display ?? null} /> : null}
+        {layout.display ? <DisplayArea box={layout.display} content={display ?? null} overlaid={props.displayOverlaid} /> : null}
         {side ? <Box width={1} flexShrink={0} /> : null}
         <Box flexDirection="column" width={layout.panel.cols} height={layout.panel.rows} overflow="hidden" flexShrink={0}>
           {help ? <HelpOverlay /> : null}

@@ -14,6 +14,8 @@
 //  3. A new image (set()) is written at once, unless Ink writes a frame first in the same turn
 //     of the event loop, in which case that frame carries it. Frames Ink skips (no change)
 //     leave the image on screen as it was.
+//  4. While `busy()` says the terminal has not consumed what it was sent (see tty-writer.ts), the
+//     image is left out (frames are dropped, never queued) and drawn again at the next set().
 // The renderer must size the image to the area (cols x rows cells; the cell size in pixels is
 // the terminal's: CSI 16 t asks for it) and keep it off the last row so the terminal never scrolls.
 
@@ -29,13 +31,21 @@ export interface SixelOverlay {
 /** Save the cursor, draw the sixel at (x, y) (0-based cells), restore the cursor. */
 export const placeSixel = (sixel: string, x: number, y: number): string => `\x1b7\x1b[${y + 1};${x + 1}H${sixel}\x1b8`;
 
-export function createSixelOverlay(out: NodeJS.WriteStream): SixelOverlay {
+export function createSixelOverlay(out: NodeJS.WriteStream, opts: { busy?: () => boolean } = {}): SixelOverlay {
   let seq = '';
   let pending = false;
+  // The image was left out of a frame (the terminal was still busy): draw it at the next chance.
+  let owed = false;
+  const busy = opts.busy ?? (() => false);
 
   const write = (chunk: unknown, ...rest: unknown[]): boolean => {
     if (seq && typeof chunk === 'string' && chunk.includes('\n')) {
-      chunk += seq;
+      // Frames are never held back; the image is dropped from them while the terminal lags.
+      if (busy()) owed = true;
+      else {
+        chunk += seq;
+        owed = false;
+      }
       pending = false;
     }
     return (out.write as (...a: unknown[]) => boolean)(chunk, ...rest);
@@ -53,16 +63,22 @@ export function createSixelOverlay(out: NodeJS.WriteStream): SixelOverlay {
     stream,
     set(sixel, at) {
       const next = sixel && at ? placeSixel(sixel, at.x, at.y) : '';
-      if (next === seq) return;
+      if (next === seq && !(owed && seq)) return;
       seq = next;
       if (!seq) {
         pending = false;
+        owed = false;
         return;
       }
       pending = true;
       setImmediate(() => {
         if (!pending) return;
         pending = false;
+        if (busy()) {
+          owed = true;
+          return;
+        }
+        owed = false;
         out.write(seq);
       });
     },

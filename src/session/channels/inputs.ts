@@ -77,6 +77,11 @@ export class InputsChannel extends Channel {
     }
   }
 
+  /** Motion messages sent and not yet acknowledged (MOUSE_MOTION_ACK). */
+  get unackedMotions(): number {
+    return this.unackedMotion;
+  }
+
   /** Motion still waiting for the server's acks. */
   get motionPending(): boolean {
     return this.pendingRel !== null || this.pendingAbs !== null;

@@ -1,0 +1,203 @@
+// The benchmark matrix: cells (compression x link limit), the per-run record, per-cell summaries
+// and their text rendering (a table of min / median / max per cell), plus the progress bar.
+// Pure: values in, strings out.
+
+import { SpiceError } from '../util/errors.js';
+import { parseRate } from '../session/limiter.js';
+import { POINTS, type PointKey, type Timeline } from './timeline.js';
+import { fmtBytes, fmtSummary, summarize, type Summary } from './stats.js';
+
+export type Compress = 'lz4' | 'off';
+
+export interface Cell {
+  compress: Compress;
+  /** bytes/s per direction for the whole session, null = free link */
+  limit: number | null;
+  /** the limit as the user wrote it ("30KB/s", "none") */
+  limitText: string;
+}
+
+export function cellName(c: Cell): string {
+  return `${c.compress}/${c.limit === null ? 'free' : c.limitText}`;
+}
+
+/** "lz4,off" -> ['lz4', 'off'] (deduplicated, in the given order). */
+export function parseCompressList(text: string): Compress[] {
+  const out: Compress[] = [];
+  for (const raw of text.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+    if (raw !== 'lz4' && raw !== 'off') throw new SpiceError('usage', `--compress: "${raw}" is not lz4 or off`);
+    if (!out.includes(raw)) out.push(raw);
+  }
+  if (!out.length) throw new SpiceError('usage', '--compress needs lz4, off or lz4,off');
+  return out;
+}
+
+/** "none,30KB/s" -> [{null,'none'}, {30000,'30KB/s'}]. */
+export function parseLimitList(text: string): { limit: number | null; text: string }[] {
+  const out: { limit: number | null; text: string }[] = [];
+  for (const raw of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const limit = parseRate(raw);
+    if (!out.some((o) => o.limit === limit)) out.push({ limit, text: limit === null ? 'none' : raw });
+  }
+  if (!out.length) throw new SpiceError('usage', '--limit needs at least one rate (or none)');
+  return out;
+}
+
+export function buildCells(compress: Compress[], limits: { limit: number | null; text: string }[]): Cell[] {
+  return compress.flatMap((c) => limits.map((l) => ({ compress: c, limit: l.limit, limitText: l.text })));
+}
+
+export interface RunBytes {
+  /** usbredir payload (uncompressed usbredir stream) guest->client / client->guest */
+  payloadIn: number;
+  payloadOut: number;
+  /** usbredir message bodies as sent (LZ4 blocks when compressing) */
+  bodyIn: number;
+  bodyOut: number;
+  /** usbredir channel socket bytes, link and headers included */
+  wireIn: number;
+  wireOut: number;
+  /** every channel of the session together, as the client read / wrote them */
+  sessionIn: number;
+  sessionOut: number;
+  /** with a limit: every channel's bytes that crossed the emulated link (null: free link) */
+  linkIn: number | null;
+  linkOut: number | null;
+  /** payload / body; > 1 = LZ4 saved bytes */
+  lz4RatioIn: number | null;
+  lz4RatioOut: number | null;
+  compressedIn: number;
+  compressedOut: number;
+}
+
+export interface RunResult {
+  cell: string;
+  compress: Compress;
+  limit: number | null;
+  /** 1-based run number within the cell */
+  run: number;
+  ok: boolean;
+  error?: { code: string; message: string };
+  /** ms from the run's t0 (before the TCP connect) */
+  timeline: Timeline;
+  /** the guest oracle: ms from t0 to the first --ready match (null: no oracle, or not seen) */
+  ready: number | null;
+  readyLine?: string;
+  /** first time of each guest "MARK <event>" line during the run */
+  marks: Record<string, number>;
+  bytes: RunBytes;
+  /** whether the usbredir channel compressed (both sides had LZ4) */
+  lz4: boolean;
+  scsi: { commands: number; failures: number; opcodes: Record<string, number>; senses: Record<string, number> };
+  controlRequests: number;
+  /** wire bytes per channel as the client read / wrote them ("main:0": {in, out}) */
+  channels: Record<string, { in: number; out: number }>;
+  /**
+   * With a limit: bytes per channel that crossed the emulated link ("main:0": {up, down}).
+   * More than `channels` says when the client paused reading a channel: TCP still delivers
+   * into its receive buffer, over the shared link.
+   */
+  link?: Record<string, { up: number; down: number }>;
+  /** how the run ended and how the gap to the next one was spent */
+  detach: { ms: number; by: 'guest' | 'gap' | 'timeout' | 'none' };
+}
+
+export interface CellSummary {
+  cell: string;
+  compress: Compress;
+  limit: number | null;
+  limitText: string;
+  runs: number;
+  ok: number;
+  points: Record<PointKey, Summary>;
+  ready: Summary;
+  marks: Record<string, Summary>;
+  bytes: Record<keyof RunBytes, Summary>;
+  /** median count per run of each SCSI command */
+  opcodes: Record<string, number>;
+}
+
+const BYTE_KEYS: (keyof RunBytes)[] = ['payloadIn', 'payloadOut', 'bodyIn', 'bodyOut', 'wireIn', 'wireOut', 'sessionIn', 'sessionOut', 'linkIn', 'linkOut', 'lz4RatioIn', 'lz4RatioOut', 'compressedIn', 'compressedOut'];
+
+/** Guest events that belong to the detach, not to the recognition. */
+const DETACH_MARKS = new Set(['usb-detached', 'block-gone']);
+
+export function summarizeCell(cell: Cell, runs: RunResult[]): CellSummary {
+  const ok = runs.filter((r) => r.ok);
+  const points = Object.fromEntries(POINTS.map((p) => [p.key, summarize(ok.map((r) => r.timeline[p.key]))])) as Record<PointKey, Summary>;
+  const markNames: string[] = [];
+  for (const r of ok) for (const m of Object.keys(r.marks)) if (!markNames.includes(m) && !DETACH_MARKS.has(m)) markNames.push(m);
+  markNames.sort((a, b) => (summarize(ok.map((r) => r.marks[a])).median ?? 0) - (summarize(ok.map((r) => r.marks[b])).median ?? 0));
+  const opNames: string[] = [];
+  for (const r of ok) for (const o of Object.keys(r.scsi.opcodes)) if (!opNames.includes(o)) opNames.push(o);
+  return {
+    cell: cellName(cell),
+    compress: cell.compress,
+    limit: cell.limit,
+    limitText: cell.limitText,
+    runs: runs.length,
+    ok: ok.length,
+    points,
+    ready: summarize(ok.map((r) => r.ready)),
+    marks: Object.fromEntries(markNames.map((m) => [m, summarize(ok.map((r) => r.marks[m]))])),
+    bytes: Object.fromEntries(BYTE_KEYS.map((k) => [k, summarize(ok.map((r) => r.bytes[k]))])) as Record<keyof RunBytes, Summary>,
+    opcodes: Object.fromEntries(opNames.map((o) => [o, summarize(ok.map((r) => r.scsi.opcodes[o] ?? 0)).median ?? 0])),
+  };
+}
+
+/** Left column + one column per cell, padded; the first row is the header. */
+export function renderTable(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd());
+}
+
+/**
+ * The result table: one row per timeline point, the oracle and the guest marks (seconds from
+ * t0, "min / median / max" over the successful runs), then bytes (medians) and the SCSI
+ * command histogram (median count per run).
+ */
+export function formatMatrix(cells: CellSummary[], opts: { ready?: string } = {}): string[] {
+  const head = ['seconds from t0 (min / median / max)', ...cells.map((c) => `${c.cell} (${c.ok}/${c.runs} ok)`)];
+  const rows: string[][] = [head];
+  for (const p of POINTS) {
+    if (cells.every((c) => c.points[p.key].n === 0)) continue;
+    rows.push([p.label, ...cells.map((c) => fmtSummary(c.points[p.key]))]);
+  }
+  if (opts.ready !== undefined) rows.push([`guest oracle /${opts.ready}/`, ...cells.map((c) => fmtSummary(c.ready))]);
+  const marks: string[] = [];
+  for (const c of cells) for (const m of Object.keys(c.marks)) if (!marks.includes(m)) marks.push(m);
+  for (const m of marks) rows.push([`guest MARK ${m}`, ...cells.map((c) => (c.marks[m] ? fmtSummary(c.marks[m]!) : '-'))]);
+  const med = (c: CellSummary, k: keyof RunBytes) => c.bytes[k].median;
+  const out = renderTable(rows);
+  const bytes: string[][] = [
+    ['bytes per run (median)', ...cells.map((c) => c.cell)],
+    ['usbredir payload in / out', ...cells.map((c) => `${fmtBytes(med(c, 'payloadIn'))} / ${fmtBytes(med(c, 'payloadOut'))}`)],
+    ['usbredir wire in / out', ...cells.map((c) => `${fmtBytes(med(c, 'wireIn'))} / ${fmtBytes(med(c, 'wireOut'))}`)],
+    ['LZ4 ratio in / out', ...cells.map((c) => `${fmtRatio(med(c, 'lz4RatioIn'))} / ${fmtRatio(med(c, 'lz4RatioOut'))}`)],
+    ['whole session in / out', ...cells.map((c) => `${fmtBytes(med(c, 'sessionIn'))} / ${fmtBytes(med(c, 'sessionOut'))}`)],
+  ];
+  if (cells.some((c) => c.bytes.linkIn.n > 0)) {
+    bytes.push(['crossed the limited link in / out', ...cells.map((c) => (c.bytes.linkIn.n ? `${fmtBytes(med(c, 'linkIn'))} / ${fmtBytes(med(c, 'linkOut'))}` : '-'))]);
+  }
+  out.push('', ...renderTable(bytes));
+  const ops: string[] = [];
+  for (const c of cells) for (const o of Object.keys(c.opcodes)) if (!ops.includes(o)) ops.push(o);
+  if (ops.length) {
+    const hist: string[][] = [['SCSI commands per run (median)', ...cells.map((c) => c.cell)]];
+    for (const o of ops) hist.push([o, ...cells.map((c) => String(c.opcodes[o] ?? 0))]);
+    out.push('', ...renderTable(hist));
+  }
+  return out;
+}
+
+function fmtRatio(r: number | null): string {
+  return r === null ? '-' : r.toFixed(2);
+}
+
+/** "[#####-----] 3/10 lz4/free run 2" sized to `width` columns for the bar itself. */
+export function progressLine(done: number, total: number, label: string, width = 24): string {
+  const f = total > 0 ? Math.min(1, done / total) : 1;
+  const full = Math.round(f * width);
+  return `[${'#'.repeat(full)}${'-'.repeat(width - full)}] ${done}/${total} ${label}`;
+}
