@@ -7,14 +7,11 @@
 import { mkdirSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { deflate } from 'node:zlib';
 import type { Surface } from '../surface.js';
-import { crc32 } from './png.js';
+import { encodePngAsync } from './png.js';
 import { renderAnsi, type AnsiColors } from './ansi.js';
 import { renderSixel } from './sixel.js';
 
-const deflateAsync = promisify(deflate);
 
 /** What the sink watches: the primary surface and a counter that changes whenever it is drawn. */
 export type FrameSource = () => { surface: Surface | undefined; version: number };
@@ -52,38 +49,9 @@ export interface FrameSinkStats {
   lastFile: string | null;
 }
 
-const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-function chunk(type: string, data: Buffer): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  data.copy(out, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
-
 /** PNG (8-bit RGBA) of a surface; the copy is taken now, compression runs off the event loop. */
-export async function encodeSurfacePngAsync(surface: Surface): Promise<Buffer> {
-  const { width, height } = surface;
-  const rgba = surface.toRGBA();
-  const stride = width * 4;
-  // Filter "Up" for every row but the first: cheap and good on desktops.
-  const raw = Buffer.alloc((stride + 1) * height);
-  for (let y = 0; y < height; y++) {
-    const dst = y * (stride + 1);
-    const row = y * stride;
-    if (y === 0) { raw[dst] = 0; rgba.copy(raw, dst + 1, 0, stride); continue; }
-    raw[dst] = 2;
-    for (let i = 0; i < stride; i++) raw[dst + 1 + i] = (rgba[row + i]! - rgba[row - stride + i]!) & 0xff;
-  }
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 6;
-  const idat = await deflateAsync(raw, { level: 6 });
-  return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+export function encodeSurfacePngAsync(surface: Surface): Promise<Buffer> {
+  return encodePngAsync(surface.width, surface.height, surface.toRGBA());
 }
 
 /** frame-000001.png, frame-000002.png, ... */

@@ -1,7 +1,8 @@
 // Minimal PNG encoder (8-bit RGBA) and decoder (what screenshot tools write: grey, grey+alpha,
 // RGB, RGBA at 8/16 bits, palette at 1/2/4/8 bits with tRNS, Adam7 interlace too).
 
-import { deflateSync, inflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { deflate, deflateSync, inflateSync } from 'node:zlib';
 import { ProtocolError } from '../../util/errors.js';
 import { MAX_PIXELS } from '../types.js';
 
@@ -33,8 +34,8 @@ function chunk(type: string, data: Buffer): Buffer {
   return out;
 }
 
-/** Encodes 8-bit RGBA pixels (stride width*4, top-down) as a PNG file. */
-export function encodePng(width: number, height: number, rgba: Buffer): Buffer {
+/** PNG header + filtered rows of 8-bit RGBA pixels (stride width*4, top-down), ready to deflate. */
+function prepare(width: number, height: number, rgba: Buffer): { ihdr: Buffer; raw: Buffer } {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0 || width * height > MAX_PIXELS) {
     throw new RangeError(`encodePng: invalid size ${width}x${height}`);
   }
@@ -70,12 +71,24 @@ export function encodePng(width: number, height: number, rgba: Buffer): Buffer {
     else if (sUp < sNone) { raw[dst] = 2; up.copy(raw, dst + 1); }
     else { raw[dst] = 0; row.copy(raw, dst + 1); }
   }
-  return Buffer.concat([
-    SIGNATURE,
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(raw, { level: 6 })),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
+  return { ihdr, raw };
+}
+
+const assemble = (ihdr: Buffer, idat: Buffer) =>
+  Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+
+/** Encodes 8-bit RGBA pixels (stride width*4, top-down) as a PNG file. */
+export function encodePng(width: number, height: number, rgba: Buffer): Buffer {
+  const { ihdr, raw } = prepare(width, height, rgba);
+  return assemble(ihdr, deflateSync(raw, { level: 6 }));
+}
+
+const deflateAsync = promisify(deflate);
+
+/** encodePng with the compression on libuv's thread pool, so a session's channels keep running. */
+export async function encodePngAsync(width: number, height: number, rgba: Buffer): Promise<Buffer> {
+  const { ihdr, raw } = prepare(width, height, rgba);
+  return assemble(ihdr, await deflateAsync(raw, { level: 6 }));
 }
 
 export interface DecodedPng { width: number; height: number; rgba: Buffer }
