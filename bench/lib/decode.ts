@@ -13,30 +13,8 @@ import {
   parseDrawAlphaBlend, parseDrawCopy, parseDrawOpaque, parseDrawRop3, parseDrawTransparent,
 } from '../../src/session/wire/messages/display.js';
 
-export interface RecordedMessage { type: number; body: Buffer }
-
-export function readRecording(buf: Buffer): RecordedMessage[] {
-  const out: RecordedMessage[] = [];
-  let p = 0;
-  while (p < buf.length) {
-    if (buf.length - p < 6) throw new Error(`recording truncated at ${p}`);
-    const type = buf.readUInt16LE(p);
-    const size = buf.readUInt32LE(p + 2);
-    if (buf.length - p - 6 < size) throw new Error(`recording truncated in the message at ${p}`);
-    out.push({ type, body: buf.subarray(p + 6, p + 6 + size) });
-    p += 6 + size;
-  }
-  return out;
-}
-
-export function writeRecording(msgs: RecordedMessage[]): Buffer {
-  return Buffer.concat(msgs.flatMap((m) => {
-    const h = Buffer.alloc(6);
-    h.writeUInt16LE(m.type, 0);
-    h.writeUInt32LE(m.body.length, 2);
-    return [h, m.body];
-  }));
-}
+import { readRecording, type RecordedMessage } from '../../test/tools/recording.js';
+export { readRecording, writeRecording, type RecordedMessage } from '../../test/tools/recording.js';
 
 export function loadRecording(path: string): RecordedMessage[] {
   const buf = readFileSync(path);

@@ -2,19 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
-import { crc32, decodePng, encodePng } from '../../src/render/outputs/png.js';
+import { crc32, decodePng, encodePng, pngChunk } from '../../src/render/outputs/png.js';
 import { decodesOrProtocolError, rng, throwsProtocol } from './helpers.js';
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
 
-function chunk(type: string, data: Buffer): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  data.copy(out, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
+const chunk = pngChunk;
 
 /** Filters one row (raw bytes) with filter type ft given the previous raw row. */
 function filterRow(ft: number, row: Buffer, prev: Buffer, bpp: number): Buffer {

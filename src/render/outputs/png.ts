@@ -25,7 +25,8 @@ export function crc32(buf: Uint8Array, crc = 0): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-function chunk(type: string, data: Buffer): Buffer {
+/** One PNG chunk: length, type, data, CRC (exported for tests that build odd files). */
+export function pngChunk(type: string, data: Buffer): Buffer {
   const out = Buffer.alloc(12 + data.length);
   out.writeUInt32BE(data.length, 0);
   out.write(type, 4, 'latin1');
@@ -75,7 +76,7 @@ function prepare(width: number, height: number, rgba: Buffer): { ihdr: Buffer; r
 }
 
 const assemble = (ihdr: Buffer, idat: Buffer) =>
-  Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+  Buffer.concat([SIGNATURE, pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', Buffer.alloc(0))]);
 
 /** Encodes 8-bit RGBA pixels (stride width*4, top-down) as a PNG file. */
 export function encodePng(width: number, height: number, rgba: Buffer): Buffer {
