@@ -77,7 +77,8 @@ async function startXspiceWithAgent(): Promise<AgentXspice> {
 /** Runs xclip on the X display; resolves with its stdout. */
 function xclip(display: string, args: string[], input?: Buffer | string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn('xclip', args, { env: xEnv(display), stdio: ['pipe', 'pipe', 'pipe'] });
+    // xclip -o never reads stdin and may exit before a write to it lands: no pipe then (EPIPE).
+    const p = spawn('xclip', args, { env: xEnv(display), stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => (out += d));
@@ -88,13 +89,18 @@ function xclip(display: string, args: string[], input?: Buffer | string): Promis
       if (code === 0) resolve(out);
       else reject(new Error(`xclip ${args.join(' ')} exited ${code}: ${err}`));
     });
-    p.stdin.end(input ?? '');
+    p.on('error', reject);
+    if (p.stdin) {
+      p.stdin.on('error', () => {}); // the exit code tells what happened
+      p.stdin.end(input);
+    }
   });
 }
 
 /** Offers data on the X clipboard from an xclip that stays until stop() (or 5 requests). */
 function xclipOffer(display: string, data: Buffer | string, target = 'UTF8_STRING'): { stop(): void } {
   const p = spawn('xclip', ['-i', '-selection', 'clipboard', '-t', target, '-loops', '5'], { env: xEnv(display), stdio: ['pipe', 'ignore', 'ignore'] });
+  p.stdin.on('error', () => {}); // an xclip that died shows up as a wrong clipboard in the test
   p.stdin.end(data);
   return { stop: () => p.kill() };
 }
@@ -158,7 +164,8 @@ describe('the guest agent on Xspice (spice-vdagent)', () => {
     const f = join(tmp, 'clip.txt');
     writeFileSync(f, 'text from a file');
     const conn = spicectl(['connect', a.uri, '--clipboard-set', `@${f}`, '--duration', '4', '--json', '--no-tui', '--timeout', '30']);
-    const got = await waitFor(async () => (await xclip(a.x.display, ['-o', '-selection', 'clipboard']).catch(() => '')) === 'text from a file' || undefined, 15_000, 'the X clipboard', 200);
+    // Whatever happens, this client is gone before the next test connects (one client at a time).
+    const got = await waitFor(async () => (await xclip(a.x.display, ['-o', '-selection', 'clipboard']).catch(() => '')) === 'text from a file' || undefined, 15_000, 'the X clipboard', 200).finally(() => conn);
     assert.ok(got);
     const r = await conn;
     assert.equal(r.code, 0, r.stderr);

@@ -30,6 +30,7 @@ export function spicectl(args: string[], opts: { env?: Record<string, string | u
       clearTimeout(timer);
       resolve({ code, stdout, stderr, ms: performance.now() - t0 });
     });
+    p.stdin.on('error', () => {}); // a child that exits without reading its input is not our failure
     p.stdin.end(opts.input ?? '');
   });
 }
