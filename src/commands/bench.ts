@@ -3,6 +3,7 @@
 //   bench shaper --target HOST:PORT --rate 30KB/s                    a WAN link emulator (TCP)
 import type { Command } from 'commander';
 import { SpiceError } from '../util/errors.js';
+import { parseEmulatedSpeed } from '../usb/emulated/speed.js';
 import { printJson, printLine } from '../util/output.js';
 import { parseRate } from '../session/limiter.js';
 import type { Endpoint } from '../session/uri.js';
@@ -19,6 +20,7 @@ interface RecognitionFlags extends ConnectionFlags {
   disk?: string;
   ro?: boolean;
   cd?: string;
+  usbSpeed?: string;
   device?: string;
   runs: string;
   compress: string;
@@ -51,8 +53,9 @@ function millis(v: string, flag: string, min = 0): number {
 function source(flags: RecognitionFlags): DeviceSource {
   const given = [flags.disk, flags.cd, flags.device].filter((v) => v !== undefined);
   if (given.length !== 1) throw new SpiceError('usage', 'give exactly one device: --disk IMG, --cd ISO or --device vid:pid|bus-port|serial:S');
-  if (flags.disk !== undefined) return { kind: 'disk', path: flags.disk, readOnly: flags.ro };
-  if (flags.cd !== undefined) return { kind: 'cd', path: flags.cd };
+  const speed = parseEmulatedSpeed(flags.usbSpeed);
+  if (flags.disk !== undefined) return { kind: 'disk', path: flags.disk, readOnly: flags.ro, speed };
+  if (flags.cd !== undefined) return { kind: 'cd', path: flags.cd, speed };
   return { kind: 'device', selector: flags.device! };
 }
 
@@ -191,6 +194,7 @@ export function registerBench(program: Command): void {
     .option('--cd <iso>', 'an emulated USB CD-ROM backed by this ISO')
     .option('--disk <image>', 'an emulated USB stick backed by this disk image')
     .option('--ro', 'make the emulated disk read-only')
+    .option('--usb-speed <speed>', 'bus speed of the emulated device: auto (SuperSpeed, high speed on a USB 2 controller), super, high or full', 'auto')
     .option('--device <selector>', 'a local device: vid:pid, bus-port (1-2.3) or serial:S')
     .option('--runs <n>', 'runs per cell', '5')
     .option('--compress <list>', 'usbredir LZ4: lz4, off or lz4,off', 'lz4')

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SpiceError } from '../util/errors.js';
+import { parseEmulatedSpeed } from '../usb/emulated/speed.js';
 import { printJson, printLine } from '../util/output.js';
 import { Session } from '../session/session.js';
 import { parseRate } from '../session/limiter.js';
@@ -16,6 +17,7 @@ interface RedirectFlags extends ConnectionFlags {
   disk?: string[];
   ro?: boolean;
   cd?: string[];
+  usbSpeed?: string;
   compress?: string;
   limit?: string;
   duration?: string;
@@ -29,9 +31,10 @@ interface RedirectFlags extends ConnectionFlags {
 export const VERSION = '0.1.0';
 
 function sources(flags: RedirectFlags): DeviceSource[] {
+  const speed = parseEmulatedSpeed(flags.usbSpeed);
   const out: DeviceSource[] = [
-    ...(flags.disk ?? []).map((path): DeviceSource => ({ kind: 'disk', path, readOnly: flags.ro })),
-    ...(flags.cd ?? []).map((path): DeviceSource => ({ kind: 'cd', path })),
+    ...(flags.disk ?? []).map((path): DeviceSource => ({ kind: 'disk', path, readOnly: flags.ro, speed })),
+    ...(flags.cd ?? []).map((path): DeviceSource => ({ kind: 'cd', path, speed })),
     ...(flags.device ?? []).map((selector): DeviceSource => ({ kind: 'device', selector })),
   ];
   if (!out.length) throw new SpiceError('usage', 'nothing to redirect: give --disk IMG, --cd ISO or --device vid:pid|bus-port|serial:S');
@@ -146,6 +149,7 @@ export function registerUsbRedirect(usb: Command): void {
     .option('--disk <image...>', 'an emulated USB stick backed by this disk image')
     .option('--ro', 'make emulated disks read-only')
     .option('--cd <iso...>', 'an emulated USB CD-ROM backed by this ISO')
+    .option('--usb-speed <speed>', 'bus speed of emulated devices: auto (SuperSpeed, high speed on a USB 2 controller), super, high or full', 'auto')
     .option('--compress <mode>', 'lz4 (default) or off: LZ4 on the usbredir channel', 'lz4')
     .option('--limit <rate>', 'bandwidth limit per direction, e.g. 30KB/s')
     .option('--duration <seconds>', 'detach and exit after this long')

@@ -164,6 +164,7 @@ export type DeviceTraceEvent =
   | { kind: 'bot-reset' }
   | { kind: 'bot-invalid-cbw'; reason: string }
   | { kind: 'eject' }
+  | { kind: 'speed'; speed: UsbSpeed; reason: string }
   | { kind: 'io-error'; op: 'read' | 'write' | 'sync'; message: string };
 
 /**
@@ -204,6 +205,11 @@ export interface UsbDeviceBackend {
 
   /** Optional: receive device-level trace events (the host wires this to its onTrace). */
   setTraceSink?(sink: ((ev: DeviceTraceEvent) => void) | null): void;
+  /**
+   * Optional: the device is about to be plugged in (again): an emulated device starts over as
+   * if just powered on (unconfigured, no pending sense, a "new medium" event for a CD).
+   */
+  plugged?(): void;
 }
 
 // ---- descriptor helpers ------------------------------------------------------------------
@@ -233,6 +239,10 @@ export const StandardRequest = {
   getInterface: 10,
   setInterface: 11,
   synchFrame: 12,
+  /** USB 3: the host tells a SuperSpeed device its U1/U2 exit latencies (6 bytes). */
+  setSel: 0x30,
+  /** USB 3: isochronous delay in ns (wValue). */
+  setIsochDelay: 0x31,
 } as const;
 
 const EP_TYPES: EndpointType[] = ['control', 'iso', 'bulk', 'interrupt'];

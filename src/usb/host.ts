@@ -469,6 +469,7 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
       }
     }
     this.gen++;
+    this.device.plugged?.();
     this.sendInterfaceAndEpInfo();
     const info = this.device.info;
     this.sendPacket({
@@ -502,7 +503,9 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
       interfaces: ifs.map((i) => ({ number: i.number, class: i.class, subclass: i.subclass, protocol: i.protocol })),
     };
     const eps: UsbredirEndpointInfo[] = Array.from({ length: EP_COUNT }, () => ({ type: EpType.invalid, interval: 0, interface: 0, maxPacketSize: 0, maxStreams: 0 }));
-    const mps0 = this.device.deviceDescriptor[7] ?? 64;
+    // bMaxPacketSize0 is a byte count up to USB 2 and an exponent from USB 3 on (9 -> 512).
+    const raw0 = this.device.deviceDescriptor[7] ?? 64;
+    const mps0 = this.device.deviceDescriptor.readUInt16LE(2) >= 0x0300 && raw0 < 16 ? 1 << raw0 : raw0;
     eps[0] = { type: EpType.control, interval: 0, interface: 0, maxPacketSize: mps0, maxStreams: 0 };
     eps[16] = { type: EpType.control, interval: 0, interface: 0, maxPacketSize: mps0, maxStreams: 0 };
     for (const it of ifs) {

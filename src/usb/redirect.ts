@@ -9,10 +9,11 @@ import { ChannelType } from '../session/wire/enums.js';
 import type { UsbDeviceBackend } from './backend.js';
 import { UsbredirHost, type UsbTraceEvent } from './host.js';
 import { openEmulatedCd, openEmulatedDisk } from './emulated/mass-storage.js';
+import type { EmulatedSpeed } from './emulated/speed.js';
 
 export type DeviceSource =
-  | { kind: 'disk'; path: string; readOnly?: boolean }
-  | { kind: 'cd'; path: string }
+  | { kind: 'disk'; path: string; readOnly?: boolean; speed?: EmulatedSpeed }
+  | { kind: 'cd'; path: string; speed?: EmulatedSpeed }
   | { kind: 'device'; selector: string };
 
 export function describeSource(s: DeviceSource): string {
@@ -20,8 +21,8 @@ export function describeSource(s: DeviceSource): string {
 }
 
 export async function openBackend(s: DeviceSource, log?: Logger): Promise<UsbDeviceBackend> {
-  if (s.kind === 'disk') return openEmulatedDisk(s.path, { readOnly: s.readOnly });
-  if (s.kind === 'cd') return openEmulatedCd(s.path);
+  if (s.kind === 'disk') return openEmulatedDisk(s.path, { readOnly: s.readOnly, speed: s.speed });
+  if (s.kind === 'cd') return openEmulatedCd(s.path, { speed: s.speed });
   const { openLibusbDevice } = (await import('./libusb-backend.js')) as unknown as {
     openLibusbDevice?: (sel: string, o: { log?: Logger }) => Promise<UsbDeviceBackend>;
   };
@@ -39,6 +40,8 @@ export interface RedirectOptions {
   onTrace?: (index: number, ev: UsbTraceEvent) => void;
   /** pause reading the main channel while devices are recognised (default true) */
   holdMain?: boolean;
+  /** plug each device as soon as its channel is up (default true); else call host.connect() */
+  autoConnect?: boolean;
 }
 
 export interface Redirection {
@@ -147,6 +150,7 @@ export class UsbRedirector extends EventEmitter {
       // QEMU checks its own filter on device_connect (and answers filter_reject), so waiting
       // for its filter_filter first would only add a quarter second to every plug.
       filterWaitMs: 0,
+      autoConnect: this.opts.autoConnect ?? true,
       onTrace: this.opts.onTrace ? (ev) => this.opts.onTrace!(index, ev) : undefined,
     });
     const item: Redirection = { source, device, channel, host, connected: false };

@@ -55,6 +55,7 @@ describe('usb redirect into a QEMU guest (xhci)', () => {
     const r = redirect([uri, '--disk', img.path, '--json']);
     const attached = await q.waitMark('usb-attached', 60_000, off);
     assert.match(attached.fields.id ?? '', /^1209:0001$/);
+    assert.equal(attached.fields.speed, '5000', 'SuperSpeed on the USB 3 half of the xHCI port');
     const mounted = await q.waitMark('mounted', 60_000, off);
     const dev = mounted.fields.dev!;
     assert.equal(mounted.fields.fs, 'vfat');
@@ -179,7 +180,7 @@ describe('usb redirect into a QEMU guest (ehci)', () => {
     const off = q.serialSize();
     const r = redirect([`spice://127.0.0.1:${q.port}`, '--disk', img.path, '--ro']);
     const attached = await q.waitMark('usb-attached', 60_000, off);
-    assert.equal(attached.fields.speed, '480');
+    assert.equal(attached.fields.speed, '480', 'plugged as SuperSpeed, enumerated as high speed by EHCI');
     const mounted = await q.waitMark('mounted', 60_000, off);
     await q.waitMark('read-done', 60_000, mounted.offset);
     const { readFileSync } = await import('node:fs');

@@ -12,6 +12,7 @@ import { EmulatedMassStorage, openEmulatedDisk } from '../../src/usb/emulated/ma
 import { ImageFile, type BlockFile } from '../../src/usb/emulated/image-file.js';
 import { formatRecognition, RecognitionRecorder } from '../../src/usb/recognition.js';
 import { Status } from '../../src/usb/usbredir/proto.js';
+import { parseConfigDescriptor } from '../../src/usb/backend.js';
 import { prng } from './chunking.js';
 import { cdb, harness, makeFatImage, patternBytes, tempDir, type Harness } from './fake-guest.js';
 
@@ -44,7 +45,7 @@ async function setup(path: string, opts: Parameters<typeof openEmulatedDisk>[1] 
 
 describe('emulated USB stick: enumeration', () => {
   it('describes itself as a high-speed BOT mass-storage device', async () => {
-    const h = await setup(copyOf(fatA));
+    const h = await setup(copyOf(fatA), { speed: 'high' });
     const g = h.guest;
     // usbredir metadata sent before device_connect
     assert.deepEqual(g.interfaceInfo!.interfaces, [{ number: 0, class: 8, subclass: 6, protocol: 0x50 }]);
@@ -95,6 +96,100 @@ describe('emulated USB stick: enumeration', () => {
     assert.equal((await g.control(0xc0, 0x33, 0, 0, 4)).status, Status.stall);
     assert.deepEqual(h.hostErrors, []);
     await h.host.close();
+  });
+
+  it('is SuperSpeed by default: USB 3.2 descriptors, endpoint companions, BOS, the USB 3 requests', async () => {
+    const h = await setup(copyOf(fatA));
+    const g = h.guest;
+    const eps = g.epInfo!.endpoints;
+    // ep0 of 2^9 bytes, bulk 1024 both ways
+    assert.deepEqual([eps[0]!.maxPacketSize, eps[16]!.maxPacketSize], [512, 512]);
+    assert.deepEqual([eps[17]!.type, eps[17]!.maxPacketSize, eps[2]!.maxPacketSize], [2, 1024, 1024]);
+    assert.equal(g.deviceConnect!.speed, 3);
+
+    const en = await g.enumerate();
+    assert.equal(en.device.readUInt16LE(2), 0x0320);
+    assert.equal(en.device[7], 9);
+    // configuration: 9 + interface 9 + 2 x (endpoint 7 + companion 6)
+    assert.equal(en.config.length, 44);
+    assert.equal(en.config.readUInt16LE(2), 44);
+    const parsed = parseConfigDescriptor(en.config);
+    const ep = parsed.interfaces[0]!.endpoints;
+    assert.deepEqual(ep.map((e) => [e.address, e.maxPacketSize]), [[0x81, 1024], [0x02, 1024]]);
+    assert.deepEqual([...en.config.subarray(25, 31)], [6, 0x30, 0, 0, 0, 0]);
+    assert.equal(en.config[8], 13); // bMaxPower in 8 mA units: 104 mA
+
+    // BOS: header, USB 2.0 extension (LPM), SuperSpeed capability (FS/HS/SS)
+    const bos5 = await g.getDescriptor(0x0f, 0, 5);
+    assert.equal(bos5.status, Status.success);
+    const total = bos5.data.readUInt16LE(2);
+    const bos = (await g.getDescriptor(0x0f, 0, total)).data;
+    assert.equal(bos.length, 22);
+    assert.deepEqual([bos[0], bos[1], bos[4]], [5, 0x0f, 2]);
+    assert.deepEqual([bos[5], bos[6], bos[7]], [7, 0x10, 0x02]);
+    assert.deepEqual([bos[12], bos[13], bos[14], bos.readUInt16LE(16)], [10, 0x10, 0x03, 0x000e]);
+    // a SuperSpeed device has no device qualifier nor other-speed configuration
+    assert.equal((await g.getDescriptor(6, 0, 10)).status, Status.stall);
+    assert.equal((await g.getDescriptor(7, 0, 32)).status, Status.stall);
+    // SET_SEL (6 bytes), SET_ISOCH_DELAY, U1/U2 enable, FUNCTION_SUSPEND: accepted
+    assert.equal((await g.control(0x00, 0x30, 0, 0, Buffer.alloc(6))).status, Status.success);
+    assert.equal((await g.control(0x00, 0x31, 40, 0, Buffer.alloc(0))).status, Status.success);
+    assert.equal((await g.control(0x00, 3, 48, 0, Buffer.alloc(0))).status, Status.success);
+    assert.equal((await g.control(0x00, 3, 49, 0, Buffer.alloc(0))).status, Status.success);
+    assert.equal((await g.control(0x01, 3, 0, 0, Buffer.alloc(0))).status, Status.success);
+    // ... but a wrong SET_SEL length still stalls
+    assert.equal((await g.control(0x00, 0x30, 0, 0, Buffer.alloc(2))).status, Status.stall);
+    // and the data path is unchanged
+    const inq = await g.scsi(cdb.inquiry(36), { dataIn: 36 });
+    assert.equal(inq.csw!.status, 0);
+    assert.equal(inq.data[2], 5); // a disk claims SPC-3
+    assert.deepEqual(h.hostErrors, []);
+    await h.host.close();
+  });
+
+  it('auto: a guest that enumerates it as USB 2 (64-byte first read) gets a high-speed device', async () => {
+    const h = await setup(copyOf(fatA));
+    const g = h.guest;
+    assert.equal(g.deviceConnect!.speed, 3); // plugged as SuperSpeed
+    const first = await g.getDescriptor(1, 0, 64);
+    assert.deepEqual([first.data.length, first.data.readUInt16LE(2), first.data[7]], [18, 0x0200, 64]);
+    const cfg = (await g.getDescriptor(2, 0, 255)).data;
+    assert.equal(cfg.length, 32);
+    assert.equal((await g.getDescriptor(6, 0, 10)).status, Status.success); // a device qualifier now
+    const start = g.received.length;
+    await g.setConfiguration(1);
+    const ep = g.received.slice(start).find((p) => p.type === 'epInfo') as { endpoints: { maxPacketSize: number }[] };
+    assert.deepEqual([ep.endpoints[0]!.maxPacketSize, ep.endpoints[17]!.maxPacketSize, ep.endpoints[2]!.maxPacketSize], [64, 512, 512]);
+    assert.equal(h.dev.speed, 'high');
+    // plugged again: SuperSpeed again
+    h.dev.plugged();
+    assert.equal(h.dev.speed, 'super');
+    await h.host.close();
+  });
+
+  it('an explicit super stays SuperSpeed whatever the guest reads first', async () => {
+    const h = await setup(copyOf(fatA), { speed: 'super' });
+    const first = await h.guest.getDescriptor(1, 0, 64);
+    assert.deepEqual([first.data.readUInt16LE(2), first.data[7]], [0x0320, 9]);
+    assert.equal(h.dev.speed, 'super');
+    await h.host.close();
+  });
+
+  it('full speed: 64-byte packets, and a high-speed-only request stalls', async () => {
+    const h = await setup(copyOf(fatA), { speed: 'full' });
+    const g = h.guest;
+    assert.equal(g.deviceConnect!.speed, 1);
+    assert.equal(g.epInfo!.endpoints[17]!.maxPacketSize, 64);
+    const en = await g.enumerate();
+    assert.equal(en.device.readUInt16LE(2), 0x0200);
+    assert.equal(en.config.length, 32);
+    assert.equal((await g.getDescriptor(6, 0, 10)).status, Status.stall);
+    assert.equal((await g.control(0x00, 0x30, 0, 0, Buffer.alloc(6))).status, Status.stall);
+    await h.host.close();
+  });
+
+  it('refuses an unknown speed with a clear error', async () => {
+    await assert.rejects(openEmulatedDisk(copyOf(fatA), { speed: 'warp' as never }), /USB speed must be auto, super, high, full, not "warp"/);
   });
 
   it('sends interface_info and ep_info before the configuration status', async () => {

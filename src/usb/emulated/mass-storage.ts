@@ -3,12 +3,21 @@
 // read-only ISO). It implements UsbDeviceBackend, so UsbredirHost drives it exactly like a
 // real device.
 //
-// USB side (docs/protocol-digest.md §10.1): high speed (default) with 512-byte bulk
-// endpoints 0x81 IN / 0x02 OUT, or full speed with 64-byte ones; one configuration, one
-// interface 08/06/50; strings 1 manufacturer, 2 product, 3 serial (>= 12 hex digits, stable
-// per image path); device qualifier and other-speed configuration for a high-speed device;
-// GET_STATUS, CLEAR/SET_FEATURE(ENDPOINT_HALT), Bulk-Only Mass Storage Reset (0x21/0xFF) and
-// Get Max LUN (0xA1/0xFE). Everything else stalls.
+// USB side (docs/protocol-digest.md §10.1): SuperSpeed (1024-byte bulk endpoints with their
+// companion descriptors, a BOS, ep0 of 512), high speed (512-byte bulk) or full speed (64);
+// endpoints 0x81 IN / 0x02 OUT, one configuration, one interface 08/06/50; strings
+// 1 manufacturer, 2 product, 3 serial (>= 12 hex digits, stable per image path); device
+// qualifier and other-speed configuration for a high-speed device; GET_STATUS,
+// CLEAR/SET_FEATURE (ENDPOINT_HALT, and the USB 3 link/function features), SET_SEL and
+// SET_ISOCH_DELAY, Bulk-Only Mass Storage Reset (0x21/0xFF) and Get Max LUN (0xA1/0xFE).
+// Everything else stalls.
+//
+// Why SuperSpeed is offered: a guest enumerates a SuperSpeed device with one port reset and no
+// 64-byte probe (Linux's "new scheme" is for USB 2 only), which on QEMU's xHCI saves a second
+// reset and its ~130 ms of guest-side waiting per plug. QEMU attaches such a device to the
+// USB 3 half of an xHCI port; on a USB 2 controller the guest would find a 512-byte ep0 it
+// cannot use, so with speed 'auto' the device answers as a high-speed one once the guest's
+// first request shows USB 2 enumeration (speed.ts).
 
 import { createHash } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
@@ -37,18 +46,21 @@ import { describeFsError, ImageFile } from './image-file.js';
 import { ScsiCd } from './scsi-cd.js';
 import { ScsiDisk } from './scsi-disk.js';
 import type { ScsiLogicalUnit } from './scsi.js';
+import { DEFAULT_EMULATED_SPEED, EMULATED_SPEEDS, type EmulatedSpeed, type LinkSpeed } from './speed.js';
 
 export const BULK_IN_EP = 0x81;
 export const BULK_OUT_EP = 0x02;
 
 export type MassStorageKind = 'disk' | 'cd';
+export type { EmulatedSpeed };
 
 export interface MassStorageOptions {
   kind?: MassStorageKind;
   /** Disk only: refuse writes (DATA PROTECT / WRITE PROTECTED, WP bit in MODE SENSE). CDs are always read-only. */
   readOnly?: boolean;
-  /** 'high' (default, 512-byte bulk packets) or 'full' (64-byte). */
-  speed?: 'high' | 'full';
+  /** 'auto' (default: SuperSpeed, high speed on a USB 2 bus), 'super' (1024-byte bulk
+   *  packets), 'high' (512) or 'full' (64). */
+  speed?: EmulatedSpeed;
   vendorId?: number;
   productId?: number;
   bcdDevice?: number;
@@ -90,14 +102,13 @@ function sizeText(bytes: number): string {
 
 export class EmulatedMassStorage implements UsbDeviceBackend {
   readonly info: UsbDeviceInfo;
-  readonly deviceDescriptor: Buffer;
   readonly kind: MassStorageKind;
   readonly lun: ScsiLogicalUnit;
   readonly bot: BulkOnlyTransport;
   readonly image: ImageFile;
-  private readonly highSpeed: boolean;
-  private readonly configHs: Buffer;
-  private readonly configFs: Buffer;
+  readonly requestedSpeed: EmulatedSpeed;
+  private link: LinkSpeed;
+  private readonly ids: { vendorId: number; productId: number; bcdDevice: number };
   private readonly strings: string[];
   private config = 0;
   private trace: ((ev: DeviceTraceEvent) => void) | null = null;
@@ -119,7 +130,9 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
   constructor(image: ImageFile, opts: MassStorageOptions = {}) {
     this.kind = opts.kind ?? 'disk';
     this.image = image;
-    this.highSpeed = (opts.speed ?? 'high') === 'high';
+    this.requestedSpeed = opts.speed ?? DEFAULT_EMULATED_SPEED;
+    if (!EMULATED_SPEEDS.includes(this.requestedSpeed)) throw new SpiceError('usage', `USB speed must be ${EMULATED_SPEEDS.join(', ')}, not "${this.requestedSpeed}"`);
+    this.link = this.pluggedSpeed();
     const d = DEFAULTS[this.kind];
     const serial = opts.serial ?? serialForImage(image.path);
     if (!/^[0-9A-Fa-f]{12,}$/.test(serial)) {
@@ -163,28 +176,13 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
     const product = opts.product ?? d.product;
     this.strings = ['', manufacturer, product, serial];
 
-    // Device descriptor: USB 2.0, class per interface, EP0 64 bytes, strings 1/2/3, one configuration.
-    const dd = Buffer.alloc(18);
-    dd[0] = 18;
-    dd[1] = DescriptorType.device;
-    dd.writeUInt16LE(0x0200, 2);
-    dd[7] = 64;
-    dd.writeUInt16LE(vendorId, 8);
-    dd.writeUInt16LE(productId, 10);
-    dd.writeUInt16LE(bcdDevice, 12);
-    dd[14] = 1;
-    dd[15] = 2;
-    dd[16] = 3;
-    dd[17] = 1;
-    this.deviceDescriptor = dd;
-    this.configHs = configDescriptor(512, DescriptorType.configuration);
-    this.configFs = configDescriptor(64, DescriptorType.configuration);
+    this.ids = { vendorId, productId, bcdDevice };
 
     const what = this.kind === 'cd' ? 'CD-ROM' : 'USB stick';
     const ro = this.kind === 'disk' && this.lun.readOnly ? ', read-only' : '';
     this.info = {
-      speed: this.highSpeed ? 'high' : 'full',
-      bcdUSB: 0x0200,
+      speed: this.link,
+      bcdUSB: bcdUsbOf(this.link),
       deviceClass: 0,
       deviceSubclass: 0,
       deviceProtocol: 0,
@@ -202,8 +200,46 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
     return this.config;
   }
 
+  /** The speed the device runs at now (see 'auto'). */
+  get speed(): LinkSpeed {
+    return this.link;
+  }
+
+  private pluggedSpeed(): LinkSpeed {
+    return this.requestedSpeed === 'auto' ? 'super' : this.requestedSpeed;
+  }
+
+  /** Device descriptor: class per interface, strings 1/2/3, one configuration. */
+  get deviceDescriptor(): Buffer {
+    const dd = Buffer.alloc(18);
+    dd[0] = 18;
+    dd[1] = DescriptorType.device;
+    dd.writeUInt16LE(bcdUsbOf(this.link), 2);
+    dd[7] = this.link === 'super' ? 9 : 64; // 2^9 = 512 bytes at SuperSpeed
+    dd.writeUInt16LE(this.ids.vendorId, 8);
+    dd.writeUInt16LE(this.ids.productId, 10);
+    dd.writeUInt16LE(this.ids.bcdDevice, 12);
+    dd[14] = 1;
+    dd[15] = 2;
+    dd[16] = 3;
+    dd[17] = 1;
+    return dd;
+  }
+
   configDescriptor(index: number): Buffer | undefined {
-    return index === 0 ? (this.highSpeed ? this.configHs : this.configFs) : undefined;
+    return index === 0 ? configDescriptor(this.link, DescriptorType.configuration) : undefined;
+  }
+
+  /**
+   * 'auto' on a USB 2 bus: Linux and Windows start a USB 2 enumeration by reading 64 bytes of
+   * the device descriptor (a USB 3 one reads 8 or 18), so from then on the device is a
+   * high-speed one. ep_info follows with the SET_CONFIGURATION that comes next.
+   */
+  private noticeEnumeration(setup: ControlSetup): void {
+    if (this.requestedSpeed !== 'auto' || this.link !== 'super' || this.config !== 0) return;
+    if (setup.value >> 8 !== DescriptorType.device || setup.length !== 64) return;
+    this.link = 'high';
+    this.trace?.({ kind: 'speed', speed: 'high', reason: 'the guest enumerates the device as USB 2' });
   }
 
   currentInterfaces(): InterfaceInfo[] {
@@ -232,6 +268,7 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
       switch (setup.request) {
         case StandardRequest.getDescriptor:
           if (!isIn || recipient !== 0) break;
+          this.noticeEnumeration(setup);
           {
             const d = this.descriptor(setup.value >> 8, setup.value & 0xff);
             return d ? reply(d) : failed('stall');
@@ -261,8 +298,18 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
             return ok();
           }
           if (recipient === 0 && setup.value === 1) return ok(); // DEVICE_REMOTE_WAKEUP: accepted, never used
+          // USB 3: U1_ENABLE, U2_ENABLE, LTM_ENABLE (device) and FUNCTION_SUSPEND (interface 0):
+          // link power states that an emulated link does not have; accepted so the guest goes on.
+          if (this.link === 'super' && recipient === 0 && setup.value >= 48 && setup.value <= 50) return ok();
+          if (this.link === 'super' && recipient === 1 && setup.value === 0 && (setup.index & 0xff) === 0) return ok();
           break;
         }
+        case StandardRequest.setSel:
+          if (this.link === 'super' && !isIn && recipient === 0 && setup.length === 6) return ok();
+          break;
+        case StandardRequest.setIsochDelay:
+          if (this.link === 'super' && !isIn && recipient === 0 && setup.length === 0) return ok();
+          break;
         case StandardRequest.setAddress:
           return ok(); // handled by QEMU; harmless here
         case StandardRequest.getConfiguration:
@@ -309,8 +356,11 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
       case DescriptorType.string:
         if (index === 0) return languageDescriptor();
         return index < this.strings.length ? stringDescriptor(this.strings[index]!) : undefined;
+      case DescriptorType.bos:
+        return this.link === 'super' && index === 0 ? bosDescriptor() : undefined;
       case DescriptorType.deviceQualifier: {
-        if (!this.highSpeed || index !== 0) return undefined; // only a high-speed capable device has one
+        // Only a high-speed device has one (a SuperSpeed device answers a request error).
+        if (this.link !== 'high' || index !== 0) return undefined;
         const q = Buffer.alloc(10);
         q[0] = 10;
         q[1] = DescriptorType.deviceQualifier;
@@ -320,10 +370,10 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
         return q;
       }
       case DescriptorType.otherSpeedConfiguration:
-        if (!this.highSpeed || index !== 0) return undefined;
-        return configDescriptor(64, DescriptorType.otherSpeedConfiguration);
+        if (this.link !== 'high' || index !== 0) return undefined;
+        return configDescriptor('full', DescriptorType.otherSpeedConfiguration);
       default:
-        return undefined; // BOS, Microsoft OS string 0xEE, ...: stall
+        return undefined; // Microsoft OS string 0xEE, ...: stall
     }
   }
 
@@ -354,6 +404,13 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
     return 'success';
   }
 
+  plugged(): void {
+    this.link = this.pluggedSpeed();
+    this.config = 0;
+    this.bot.usbReset();
+    this.lun.powerOn();
+  }
+
   async reset(): Promise<boolean> {
     this.bot.usbReset();
     this.config = 0;
@@ -373,18 +430,43 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
   }
 }
 
-/** Configuration descriptor set: configuration, interface 08/06/50, bulk IN 0x81, bulk OUT 0x02. */
-function configDescriptor(maxPacket: number, type: number): Buffer {
-  return Buffer.from([
-    // configuration: 32 bytes total, 1 interface, value 1, bus powered, 100 mA
-    9, type, 32, 0, 1, 1, 0, 0x80, 50,
+const BULK_MAX_PACKET: Record<LinkSpeed, number> = { super: 1024, high: 512, full: 64 };
+
+function bcdUsbOf(speed: LinkSpeed): number {
+  return speed === 'super' ? 0x0320 : 0x0200;
+}
+
+/**
+ * Configuration descriptor set: configuration, interface 08/06/50, bulk IN 0x81, bulk OUT 0x02
+ * (at SuperSpeed each endpoint followed by its companion: no bursts, no streams).
+ */
+function configDescriptor(speed: LinkSpeed, type: number): Buffer {
+  const mp = BULK_MAX_PACKET[speed];
+  const companion = speed === 'super' ? [6, DescriptorType.ssEndpointCompanion, 0, 0, 0, 0] : [];
+  const endpoint = (address: number) => [7, DescriptorType.endpoint, address, 0x02, mp & 0xff, mp >> 8, 0, ...companion];
+  const body = [
     // interface 0 alt 0, 2 endpoints, mass storage / SCSI transparent / Bulk-Only
     9, DescriptorType.interface, 0, 0, 2, 0x08, 0x06, 0x50, 0,
-    // bulk IN
-    7, DescriptorType.endpoint, BULK_IN_EP, 0x02, maxPacket & 0xff, maxPacket >> 8, 0,
-    // bulk OUT
-    7, DescriptorType.endpoint, BULK_OUT_EP, 0x02, maxPacket & 0xff, maxPacket >> 8, 0,
-  ]);
+    ...endpoint(BULK_IN_EP),
+    ...endpoint(BULK_OUT_EP),
+  ];
+  const total = 9 + body.length;
+  // configuration: 1 interface, value 1, bus powered; bMaxPower in 8 mA units at SuperSpeed
+  // (100 mA), 2 mA units otherwise (100 mA)
+  const maxPower = speed === 'super' ? 13 : 50;
+  return Buffer.from([9, type, total & 0xff, total >> 8, 1, 1, 0, 0x80, maxPower, ...body]);
+}
+
+/**
+ * BOS: a USB 2.0 extension (LPM supported, as USB 3 requires) and a SuperSpeed USB device
+ * capability (full, high and SuperSpeed; full functionality from full speed; exit latencies
+ * at their spec maxima, U1 10 us, U2 2047 us).
+ */
+function bosDescriptor(): Buffer {
+  const usb2Extension = [7, 0x10, 0x02, 0x02, 0, 0, 0];
+  const superSpeed = [10, 0x10, 0x03, 0x00, 0x0e, 0x00, 0x01, 0x0a, 0xff, 0x07];
+  const total = 5 + usb2Extension.length + superSpeed.length;
+  return Buffer.from([5, DescriptorType.bos, total & 0xff, total >> 8, 2, ...usb2Extension, ...superSpeed]);
 }
 
 /** Open an image as an emulated USB stick. */

@@ -13,6 +13,13 @@ import { modePage, need, Opcode, ScsiLogicalUnit, SENSE, type LogicalUnitOptions
 
 export type ScsiCdOptions = Omit<LogicalUnitOptions, 'pdt' | 'blockSize' | 'readOnly' | 'removable'>;
 
+/**
+ * The drive claims SCSI-2, as most USB CD drives (ATAPI behind a bridge) do. Linux asks a unit
+ * that claims SPC-2 or later for its VPD pages: eight more INQUIRY round trips through the
+ * usbredir channel before the drive is usable, for pages nothing reads on a CD.
+ */
+const CD_INQUIRY_VERSION = 0x02;
+
 const PROFILE_CD_ROM = 0x0008;
 const PROFILE_DVD_ROM = 0x0010;
 /** 80 minutes x 60 s x 75 frames. */
@@ -32,8 +39,13 @@ export class ScsiCd extends ScsiLogicalUnit {
   private mediaEvent: number = MEDIA_EVENT.newMedia;
 
   constructor(opts: ScsiCdOptions) {
-    super({ ...opts, pdt: 0x05, blockSize: 2048, readOnly: true, removable: true });
+    super({ version: CD_INQUIRY_VERSION, ...opts, pdt: 0x05, blockSize: 2048, readOnly: true, removable: true });
     this.dvd = this.blocks > CD_MAX_BLOCKS;
+  }
+
+  override powerOn(): void {
+    super.powerOn();
+    this.mediaEvent = MEDIA_EVENT.newMedia;
   }
 
   get currentProfile(): number {

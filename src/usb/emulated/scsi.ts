@@ -257,6 +257,8 @@ export interface LogicalUnitOptions {
   revision: string;
   /** Unit serial number (VPD 0x80). */
   serial: string;
+  /** INQUIRY VERSION byte: 5 = SPC-3 (default), 4 = SPC-2, 2 = SCSI-2. */
+  version?: number;
   /** Called when the guest ejects the medium (START STOP UNIT LoEj). */
   onEject?: () => void;
   /** Called when a backing-file operation fails. */
@@ -397,6 +399,14 @@ export abstract class ScsiLogicalUnit {
     return { dir: 'out', length, exact: false, write: async () => {}, finish: () => 'good' };
   }
 
+  /** Power-on state, for a unit that is plugged in again: medium loaded, nothing pending. */
+  powerOn(): void {
+    this.sense = null;
+    this.unitAttention = null;
+    this.mediumPresent = true;
+    this.preventRemoval = false;
+  }
+
   // ---- common commands ------------------------------------------------------------------
 
   private requestSense(cdb: Buffer): ScsiPlan {
@@ -412,7 +422,7 @@ export abstract class ScsiLogicalUnit {
     const b = Buffer.alloc(36);
     b[0] = this.pdt & 0x1f;
     b[1] = this.removable ? 0x80 : 0x00; // RMB
-    b[2] = 0x05; // SPC-3
+    b[2] = this.opts.version ?? 0x05;
     b[3] = 0x02; // response data format 2
     b[4] = 36 - 5; // additional length
     ascii(this.opts.vendor, 8).copy(b, 8);
