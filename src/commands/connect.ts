@@ -14,7 +14,7 @@ import { SessionMonitor } from '../session/stats/monitor.js';
 import { encodeSurfacePngAsync } from '../render/outputs/frames.js';
 import { interactive, openLiveView, prepareLiveDisplay, startStatsLines, type DisplayChoice, type LiveDisplay, type StatsPrinter } from '../render/tui/live.js';
 import type { TuiHandle } from '../render/tui/run-tui.js';
-import { addConnectionOptions, seconds, sessionOptions, withSignals, type ConnectionFlags } from './connection-options.js';
+import { addConnectionOptions, anySignal, millis, seconds, sessionOptions, withSignals, type ConnectionFlags } from './connection-options.js';
 import { ChannelType, ImageCompression } from '../session/wire/enums.js';
 
 const COMPRESSIONS: Record<string, number | null> = {
@@ -29,23 +29,6 @@ function displayMode(v: string | undefined): DisplayChoice {
 }
 
 /** A whole number of milliseconds >= min from a flag, or undefined when the flag is absent. */
-export function millis(v: string | undefined, flag: string, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new SpiceError('usage', `${flag} must be a whole number of milliseconds (at least ${min}), not "${v}"`);
-  return n;
-}
-
-/** Aborts when any of the signals does (AbortSignal.any needs Node 20.3). */
-export function anySignal(...signals: AbortSignal[]): AbortSignal {
-  const c = new AbortController();
-  for (const s of signals) {
-    if (s.aborted) c.abort();
-    else s.addEventListener('abort', () => c.abort(), { once: true });
-  }
-  return c.signal;
-}
-
 /** spicectl-20261121-153012-1.png: sortable, and unique within a run. */
 function snapshotName(n: number): string {
   const d = new Date();

@@ -55,6 +55,23 @@ export function seconds(v: string | undefined, flag: string): number | undefined
   return n * 1000;
 }
 
+export function millis(v: string | undefined, flag: string, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new SpiceError('usage', `${flag} must be a whole number of milliseconds (at least ${min}), not "${v}"`);
+  return n;
+}
+
+/** Aborts when any of the signals does (AbortSignal.any needs Node 20.3). */
+export function anySignal(...signals: AbortSignal[]): AbortSignal {
+  const c = new AbortController();
+  for (const s of signals) {
+    if (s.aborted) c.abort();
+    else s.addEventListener('abort', () => c.abort(), { once: true });
+  }
+  return c.signal;
+}
+
 /** URI (or remote-viewer FILE.vv, "-" = stdin) + flags -> everything a Session needs, and the logger. */
 export async function sessionOptions(uri: string, flags: ConnectionFlags): Promise<{ options: SessionOptions; log: Logger }> {
   // A connection file in place of the URI: flags still win over what it says.

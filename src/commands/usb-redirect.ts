@@ -7,10 +7,10 @@ import { Session } from '../session/session.js';
 import { parseRate } from '../session/limiter.js';
 import { SessionMonitor } from '../session/stats/monitor.js';
 import { UsbRedirector, describeSource, type DeviceSource } from '../usb/redirect.js';
-import { interactive, openLiveView, startStatsLines, type StatsPrinter } from '../render/tui/live.js';
+import { interactive } from '../render/tui/interactive.js';
+import type { StatsPrinter } from '../render/tui/live.js';
 import type { TuiHandle } from '../render/tui/run-tui.js';
-import { addConnectionOptions, seconds, sessionOptions, withSignals, type ConnectionFlags } from './connection-options.js';
-import { anySignal, millis } from './connect.js';
+import { addConnectionOptions, anySignal, millis, seconds, sessionOptions, withSignals, type ConnectionFlags } from './connection-options.js';
 
 interface RedirectFlags extends ConnectionFlags {
   device?: string[];
@@ -91,6 +91,7 @@ async function redirectAction(uri: string, flags: RedirectFlags): Promise<number
     ended.catch(() => {});
     try {
       if (tui) {
+        const { openLiveView } = await import('../render/tui/live.js');
         view = await openLiveView({
           getSnapshot: () => monitor.snapshot(),
           refreshMs,
@@ -99,6 +100,7 @@ async function redirectAction(uri: string, flags: RedirectFlags): Promise<number
         }, flags.tui === true);
         view.done.catch(() => quit.abort());
       } else if (statsIntervalMs !== undefined) {
+        const { startStatsLines } = await import('../render/tui/live.js');
         stats = startStatsLines(() => monitor.snapshot(), statsIntervalMs);
       }
       const deadline = sleep(timeoutMs, undefined, { ref: false }).then(() => {

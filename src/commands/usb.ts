@@ -3,10 +3,14 @@ import { readFileSync } from 'node:fs';
 import { SpiceError } from '../util/errors.js';
 import { printJson, printLine } from '../util/output.js';
 import { checkDevice, formatFilter, fromLibvirtXml, parseFilter, toLibvirtXml, type FilterDevice, type FilterRule } from '../usb/filter.js';
-import { listLocalDevices } from '../usb/libusb-backend.js';
 import { vidPid, type LocalDevice } from '../usb/local-device.js';
 import { parseDeviceSpec } from '../usb/device-spec.js';
 import { registerUsbRedirect } from './usb-redirect.js';
+
+/** libusb is loaded only by the subcommands that list devices (not by `usb redirect`). */
+async function localDevices(): Promise<LocalDevice[]> {
+  return (await import('../usb/libusb-backend.js')).listLocalDevices();
+}
 
 function loadRules(text: string | undefined, xmlFile: string | undefined, warnings: string[]): FilterRule[] | undefined {
   if (xmlFile) {
@@ -30,7 +34,7 @@ function describeDevice(d: FilterDevice & Partial<LocalDevice>): string {
 async function listAction(flags: { filter?: string; json?: boolean }): Promise<void> {
   const warnings: string[] = [];
   const rules = loadRules(flags.filter, undefined, warnings);
-  const devices = await listLocalDevices();
+  const devices = await localDevices();
   const rows = devices.map((d) => ({ ...d, filter: rules ? checkDevice(rules, d) : undefined }));
   if (flags.json) {
     printJson(rows.map((r) => ({ ...r, filter: r.filter && { allowed: r.filter.allowed, reason: r.filter.reason } })));
@@ -72,7 +76,7 @@ async function filterAction(mode: 'check' | 'explain', rulesText: string | undef
   }
   if (!rules) throw new SpiceError('usage', 'give filter rules ("class,vendor,product,version,allow|...") or --xml FILE');
   const devices: (FilterDevice & Partial<LocalDevice>)[] = (flags.deviceSpec ?? []).map(parseDeviceSpec);
-  if (flags.local) devices.push(...(await listLocalDevices()));
+  if (flags.local) devices.push(...(await localDevices()));
   const results = devices.map((d) => ({ device: d, result: checkDevice(rules, d, { defaultAllow: flags.defaultAllow }) }));
   if (flags.json) {
     printJson({

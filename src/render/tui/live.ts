@@ -9,16 +9,7 @@ import { formatStatsLine } from './stats-line.js';
 import { RESET_COLOR_REGISTERS, queryTerminal, type TerminalInfo } from './terminal-query.js';
 import type { TuiHandle, TuiOptions } from './run-tui.js';
 
-/** Ink's own rule (is-in-ci): CI or CONTINUOUS_INTEGRATION set to anything but "0" or "false". */
-export function inCi(env: NodeJS.ProcessEnv = process.env): boolean {
-  const on = (k: string) => k in env && env[k] !== '0' && env[k] !== 'false';
-  return on('CI') || on('CONTINUOUS_INTEGRATION');
-}
-
-/** The live view by default: stdout is a terminal and this is not CI. */
-export function interactive(out: NodeJS.WriteStream = process.stdout, env: NodeJS.ProcessEnv = process.env): boolean {
-  return out.isTTY === true && !inCi(env);
-}
+export { inCi, interactive } from './interactive.js';
 
 /**
  * Starts the live view (loads Ink and React now, React's production build unless NODE_ENV says

@@ -5,11 +5,10 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Session } from '../session.js';
 import type { Channel } from '../channels/channel.js';
-import { DisplayChannel } from '../channels/display.js';
-import { InputsChannel } from '../channels/inputs.js';
+import type { InputsChannel } from '../channels/inputs.js';
 import { MainChannel } from '../channels/main.js';
 import { LatencyProbe } from '../latency.js';
-import { MouseMode } from '../wire/enums.js';
+import { ChannelType, MouseMode } from '../wire/enums.js';
 import { FrameCounter } from './frames.js';
 import { snapshot, type SessionSnapshot, type SnapshotExtras } from './snapshot.js';
 
@@ -64,13 +63,14 @@ export class SessionMonitor {
       };
       ch.on('state', onState);
       this.detach.push(() => ch.off('state', onState));
-    } else if (ch instanceof DisplayChannel) {
+    } else if (ch.type === ChannelType.display) {
+      // By type, not instanceof: a USB-only session should not load the display code.
       ch.on('draw', this.onDraw);
       this.detach.push(() => ch.off('draw', this.onDraw));
-    } else if (ch instanceof InputsChannel && (this.opts.pingIntervalMs ?? 2000) > 0) {
+    } else if (ch.type === ChannelType.inputs && (this.opts.pingIntervalMs ?? 2000) > 0) {
       // A replaced inputs channel (TLS retry) gets a new probe.
       this.probe?.stop();
-      this.probe = new LatencyProbe(ch, {
+      this.probe = new LatencyProbe(ch as InputsChannel, {
         intervalMs: this.opts.pingIntervalMs ?? 2000,
         serverMouseMode: () => this.session.main.info.mouseMode?.current === MouseMode.server,
       }).start();
