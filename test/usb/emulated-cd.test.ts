@@ -229,4 +229,20 @@ describe('emulated CD-ROM', () => {
     assert.equal(g.received.filter((p) => p.type === 'bulkPacket' && p.status === Status.stall).length, 0);
     await h.host.close();
   });
+
+  it('plugged in again, it starts from power-on: medium loaded, a new-media event, unlocked', async () => {
+    const h = await setup(11);
+    const g = h.guest;
+    const gesn = [0x4a, 0x01, 0, 0, 0x10, 0, 0, 0, 8, 0];
+    assert.equal((await g.scsi(gesn, { dataIn: 8 })).data[4], 2); // new media
+    assert.equal((await g.scsi(gesn, { dataIn: 8 })).data[4], 0); // then nothing new
+    assert.equal((await g.scsi([0x1e, 0, 0, 0, 1, 0])).csw!.status, 0); // locked
+    assert.equal((await g.scsi([0x1b, 0, 0, 0, 0x02, 0])).csw!.status, 1); // so no eject
+    h.dev.plugged();
+    assert.equal(h.dev.configuration, 0);
+    assert.equal((await g.scsi(gesn, { dataIn: 8 })).data[4], 2);
+    assert.equal((await g.scsi(cdb.tur())).csw!.status, 0);
+    assert.equal((await g.scsi([0x1b, 0, 0, 0, 0x02, 0])).csw!.status, 0); // unlocked: ejects
+    await h.host.close();
+  });
 });
