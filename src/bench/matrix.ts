@@ -70,6 +70,50 @@ export interface RunBytes {
   compressedOut: number;
 }
 
+/** Raw byte counters of one session at one moment (what `runBytes` turns into a run's bytes). */
+export interface ByteCounters {
+  /** the usbredir channel of the device (null: it never opened) */
+  usbredir: { payloadIn: number; payloadOut: number; bodyIn: number; bodyOut: number; wireIn: number; wireOut: number; compressedIn: number; compressedOut: number } | null;
+  /** wire bytes per channel name ("main", "usbredir") */
+  channels: Record<string, { in: number; out: number }>;
+  /** with a limit: bytes per link connection ("main:0", "connection3") */
+  link: Record<string, { up: number; down: number }> | null;
+}
+
+/**
+ * A run's bytes: the counters at its end minus those at its start. A fresh session starts at
+ * zero (start = null); a hot-plug run shares its session with the other runs of its cell, so
+ * only the difference is its own.
+ */
+export function runBytes(end: ByteCounters, start: ByteCounters | null): { bytes: RunBytes; channels: RunResult['channels']; link?: RunResult['link'] } {
+  const bytes: RunBytes = { payloadIn: 0, payloadOut: 0, bodyIn: 0, bodyOut: 0, wireIn: 0, wireOut: 0, sessionIn: 0, sessionOut: 0, linkIn: null, linkOut: null, lz4RatioIn: null, lz4RatioOut: null, compressedIn: 0, compressedOut: 0 };
+  const u = end.usbredir;
+  if (u) {
+    const s = start?.usbredir;
+    for (const k of ['payloadIn', 'payloadOut', 'bodyIn', 'bodyOut', 'wireIn', 'wireOut', 'compressedIn', 'compressedOut'] as const) bytes[k] = u[k] - (s?.[k] ?? 0);
+    bytes.lz4RatioIn = bytes.bodyIn ? bytes.payloadIn / bytes.bodyIn : null;
+    bytes.lz4RatioOut = bytes.bodyOut ? bytes.payloadOut / bytes.bodyOut : null;
+  }
+  const channels: RunResult['channels'] = {};
+  for (const [name, c] of Object.entries(end.channels)) {
+    const s = start?.channels[name];
+    channels[name] = { in: c.in - (s?.in ?? 0), out: c.out - (s?.out ?? 0) };
+    bytes.sessionIn += channels[name].in;
+    bytes.sessionOut += channels[name].out;
+  }
+  if (!end.link) return { bytes, channels };
+  const link: NonNullable<RunResult['link']> = {};
+  bytes.linkIn = 0;
+  bytes.linkOut = 0;
+  for (const [name, c] of Object.entries(end.link)) {
+    const s = start?.link?.[name];
+    link[name] = { up: c.up - (s?.up ?? 0), down: c.down - (s?.down ?? 0) };
+    bytes.linkIn += link[name].down;
+    bytes.linkOut += link[name].up;
+  }
+  return { bytes, channels, link };
+}
+
 export interface RunResult {
   cell: string;
   compress: Compress;
@@ -78,7 +122,7 @@ export interface RunResult {
   run: number;
   ok: boolean;
   error?: { code: string; message: string };
-  /** ms from the run's t0 (before the TCP connect) */
+  /** ms from the run's t0 (fresh session: before the TCP connect; hot-plug: the plug) */
   timeline: Timeline;
   /** the guest oracle: ms from t0 to the first --ready match (null: no oracle, or not seen) */
   ready: number | null;

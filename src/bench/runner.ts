@@ -1,11 +1,17 @@
 // `spicectl bench recognition`, the core: for every cell of the matrix (compression x link
-// limit) and every run, a FRESH SPICE session redirects one device and records the recognition
-// timeline from the client's own usbredir traffic, the guest oracle (a serial-log line), bytes
-// each way and a SCSI command histogram; between runs it detaches cleanly and waits for the
-// guest to report the device gone (or a fixed gap). A limit is a LinkShaper the whole session
-// goes through (all channels share it, like one WAN link). No commander, no console.
+// limit) and every run, one device is redirected and the recognition timeline is recorded from
+// the client's own usbredir traffic, with the guest oracle (a serial-log line), bytes each way
+// and a SCSI command histogram; between runs it detaches cleanly and waits for the guest to
+// report the device gone (or a fixed gap). A limit is a LinkShaper the whole session goes
+// through (all channels share it, like one WAN link). No commander, no console.
+//
+// Two modes. 'fresh-session': every run is a new SPICE session (t0 before the TCP connect).
+// 'hotplug': per cell ONE session and usbredir channel stay up; every run plugs the device into
+// it (t0 just before device_connect) and unplugs it again, as a stick plugged into a thin
+// client with a live session; that t0 is what QEMU's own USB devices are measured from.
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { EventEmitter } from 'node:events';
 import { SpiceError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { Session, type SessionOptions } from '../session/session.js';
@@ -16,12 +22,20 @@ import type { Endpoint } from '../session/uri.js';
 import { ChannelType, channelName } from '../session/wire/enums.js';
 import { UsbRedirector, describeSource, type DeviceSource } from '../usb/redirect.js';
 import { RecognitionRecorder } from '../usb/recognition.js';
-import type { UsbTraceEvent } from '../usb/host.js';
+import type { UsbredirHost, UsbTraceEvent } from '../usb/host.js';
 import { Opcode } from '../usb/emulated/scsi.js';
 import { GuestLog, type LogLine } from './guest-log.js';
-import { cellName, summarizeCell, type Cell, type CellSummary, type RunBytes, type RunResult } from './matrix.js';
+import { cellName, runBytes, summarizeCell, type ByteCounters, type Cell, type CellSummary, type RunResult } from './matrix.js';
 import { LinkShaper, type ShaperTarget } from './shaper.js';
-import { SettleDetector, emptyTimeline, timelineFromRecognition } from './timeline.js';
+import { SettleDetector, emptyTimeline, timelineFromRecognition, type Timeline } from './timeline.js';
+
+export type BenchMode = 'fresh-session' | 'hotplug';
+
+/** What t0 is in each mode (one line for reports). */
+export const MODE_T0: Record<BenchMode, string> = {
+  'fresh-session': 't0 = before the TCP connect of a new SPICE session, one per run',
+  hotplug: 't0 = the plug (just before device_connect) into a session and usbredir channel kept open per cell',
+};
 
 export interface RecognitionBenchOptions {
   /** where and how to connect (endpoint, password, TLS, log); autoOpen is set per run */
@@ -29,6 +43,8 @@ export interface RecognitionBenchOptions {
   source: DeviceSource;
   cells: Cell[];
   runs: number;
+  /** plug every run into one session per cell that stays up (default: a fresh session per run) */
+  hotplug?: boolean;
   /** idle time after the last command that counts as settled (ms) */
   settleMs: number;
   /** pause between runs when there is no guest oracle (ms) */
@@ -57,19 +73,45 @@ export interface RecognitionBenchOptions {
   onRunEnd?: (result: RunResult, done: number, total: number) => void;
 }
 
+/** A session's own points (ms from its start); in hot-plug mode they happen before any run. */
+export type SessionPoints = Pick<Timeline, 'mainInit' | 'channelsListed' | 'usbredirUp' | 'helloReceived'>;
+
 export interface CellResult {
   cell: Cell;
   summary: CellSummary;
   runs: RunResult[];
+  /** SPICE sessions (main channel connections) opened for this cell: one per run, or one in all when hot-plugging */
+  sessions: number;
+  /** hot-plug: the first session's own points, ms from its TCP connect (null: fresh sessions) */
+  sessionSetup: SessionPoints | null;
 }
 
 export interface RecognitionBenchResult {
+  mode: BenchMode;
+  /** what t0 is */
+  t0: string;
   device: string;
   cells: CellResult[];
   /** every run succeeded */
   ok: boolean;
   /** stopped early by the signal */
   interrupted: boolean;
+}
+
+type Link = { shaper: LinkShaper; endpoint: Endpoint };
+type Target = { session: Session; redirector: UsbRedirector };
+
+/** hot-plug: the session kept up for a cell, and where the current run's traces go. */
+interface HotSession extends Target {
+  host: UsbredirHost;
+  trace: ((i: number, ev: UsbTraceEvent) => void) | null;
+  points: SessionPoints;
+}
+
+interface CellState {
+  hot: HotSession | null;
+  sessions: number;
+  setup: SessionPoints | null;
 }
 
 /** The shaped endpoint: same password, the shaper's ports on 127.0.0.1. */
@@ -94,89 +136,183 @@ export async function runRecognitionBench(o: RecognitionBenchOptions): Promise<R
   if (o.cells.some((c) => c.limit !== null) && o.session.proxy) {
     throw new SpiceError('usage', '--limit emulates the link itself and cannot be combined with an HTTP proxy (--proxy / SPICE_PROXY): give --proxy ""');
   }
-  const shapers = new Map<number, { shaper: LinkShaper; endpoint: Endpoint }>();
+  const mode: BenchMode = o.hotplug ? 'hotplug' : 'fresh-session';
+  // Fresh sessions of one rate share a shaper; a hot session gets its own (per cell), so no
+  // connection of another session is ever in its counts.
+  const links = new Map<string, Link>();
   const results = new Map<Cell, RunResult[]>(o.cells.map((c) => [c, []]));
-  const total = o.cells.length * o.runs;
+  const states = new Map<Cell, CellState>(o.cells.map((c) => [c, { hot: null, sessions: 0, setup: null }]));
+  // Fresh sessions: interleaved (run 1 of every cell, then run 2, ...) so that drift of a
+  // shared machine spreads over all cells instead of favouring the first. Hot-plug: a SPICE
+  // server serves one client at a time (a new session drops the old one), so the cells take
+  // turns: every run of one cell in its one session, then the next cell.
+  const runs = Array.from({ length: o.runs }, (_, i) => i + 1);
+  const schedule = o.hotplug
+    ? o.cells.flatMap((cell) => runs.map((run) => ({ cell, run })))
+    : runs.flatMap((run) => o.cells.map((cell) => ({ cell, run })));
   let done = 0;
   let interrupted = false;
   try {
-    // Interleaved (run 1 of every cell, then run 2, ...) so that drift of a shared machine
-    // spreads over all cells instead of favouring the first.
-    outer: for (let run = 1; run <= o.runs; run++) {
-      for (const cell of o.cells) {
-        if (o.signal?.aborted) {
-          interrupted = true;
-          break outer;
+    for (const { cell, run } of schedule) {
+      if (o.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
+      let link: Link | null = null;
+      if (cell.limit !== null) {
+        const key = o.hotplug ? cellName(cell) : String(cell.limit);
+        link = links.get(key) ?? null;
+        if (!link) {
+          const shaper = new LinkShaper({ rate: cell.limit, delayMs: o.delayMs });
+          link = { shaper, endpoint: await shapedEndpoint(shaper, o.session.endpoint) };
+          links.set(key, link);
         }
-        let link: { shaper: LinkShaper; endpoint: Endpoint } | null = null;
-        if (cell.limit !== null) {
-          link = shapers.get(cell.limit) ?? null;
-          if (!link) {
-            const shaper = new LinkShaper({ rate: cell.limit, delayMs: o.delayMs });
-            link = { shaper, endpoint: await shapedEndpoint(shaper, o.session.endpoint) };
-            shapers.set(cell.limit, link);
-          }
-        }
-        o.onRunStart?.(done, total, cell, run);
-        const r = await runOnce(o, cell, run, link, run === o.runs && cell === o.cells[o.cells.length - 1]);
-        results.get(cell)!.push(r);
-        done++;
-        o.onRunEnd?.(r, done, total);
-        if (r.error?.code === 'ok') {
-          interrupted = true;
-          break outer;
-        }
-        // A bad image, a refused device or wrong credentials will not fix themselves.
-        if (r.error && FATAL.has(r.error.code)) break outer;
+      }
+      const state = states.get(cell)!;
+      o.onRunStart?.(done, schedule.length, cell, run);
+      const r = await runOnce(o, cell, run, link, done === schedule.length - 1, state);
+      results.get(cell)!.push(r);
+      done++;
+      o.onRunEnd?.(r, done, schedule.length);
+      if (r.error?.code === 'ok') {
+        interrupted = true;
+        break;
+      }
+      // A bad image, a refused device or wrong credentials will not fix themselves.
+      if (r.error && FATAL.has(r.error.code)) break;
+      if (state.hot && run === o.runs) {
+        await closeTarget(state.hot, o.log);
+        state.hot = null;
       }
     }
   } finally {
-    await Promise.all([...shapers.values()].map((s) => s.shaper.close()));
+    await Promise.all([...states.values()].map((s) => (s.hot ? closeTarget(s.hot, o.log) : undefined)));
+    await Promise.all([...links.values()].map((s) => s.shaper.close()));
   }
-  const cells = o.cells.map((cell) => ({ cell, runs: results.get(cell)!, summary: summarizeCell(cell, results.get(cell)!) }));
-  return { device: describeSource(o.source), cells, ok: !interrupted && cells.every((c) => c.runs.every((r) => r.ok)), interrupted };
+  const cells = o.cells.map((cell) => {
+    const runs = results.get(cell)!;
+    const st = states.get(cell)!;
+    return { cell, runs, summary: summarizeCell(cell, runs), sessions: st.sessions, sessionSetup: st.setup };
+  });
+  return { mode, t0: MODE_T0[mode], device: describeSource(o.source), cells, ok: !interrupted && cells.every((c) => c.runs.every((r) => r.ok)), interrupted };
 }
 
-function emptyBytes(): RunBytes {
-  return { payloadIn: 0, payloadOut: 0, bodyIn: 0, bodyOut: 0, wireIn: 0, wireOut: 0, sessionIn: 0, sessionOut: 0, linkIn: null, linkOut: null, lz4RatioIn: null, lz4RatioOut: null, compressedIn: 0, compressedOut: 0 };
-}
+/**
+ * One run's measurements: its clock (t0), the recognition recorder, the guest oracle, the
+ * timeline and the idle detector. begin() starts the clock.
+ */
+class RunProbe {
+  readonly rec = new RecognitionRecorder();
+  t0 = this.rec.report().startedAt;
+  guest: GuestLog | null = null;
+  readonly timeline = emptyTimeline();
+  readonly settle: SettleDetector;
+  readyHit: LogLine | null = null;
 
-/** One run: fresh session, redirect, wait until settled (and the oracle), detach, wait for the guest. */
-async function runOnce(o: RecognitionBenchOptions, cell: Cell, run: number, link: { shaper: LinkShaper; endpoint: Endpoint } | null, last: boolean): Promise<RunResult> {
-  const endpoint = link?.endpoint ?? o.session.endpoint;
-  const rec = new RecognitionRecorder();
-  const t0 = rec.report().startedAt;
-  const since = () => performance.now() - t0;
-  const guest = o.guestLog ? new GuestLog(o.guestLog, t0).start() : null;
-  const timeline = emptyTimeline();
-  const settle = new SettleDetector(o.settleMs, o.source.kind === 'device' ? 'configured' : 'scsi');
-  const onTrace = (_i: number, ev: UsbTraceEvent) => {
-    rec.record(ev);
-    const t = ev.t - t0;
-    if (ev.kind === 'device') {
-      const d = ev.event;
-      if (d.kind === 'scsi-command' || d.kind === 'scsi-status') settle.activity(t, 'scsi');
-      if (d.kind === 'scsi-command' && READS.has(d.opcode) && (d.blocks ?? 0) > 0) timeline.firstRead ??= t;
-    } else if (ev.kind === 'set-configuration') settle.activity(t, 'configured');
-    else if (ev.kind === 'control' || ev.kind === 'bulk' || ev.kind === 'set-alt-setting') settle.activity(t, 'transfer');
+  constructor(private readonly o: RecognitionBenchOptions) {
+    this.settle = new SettleDetector(o.settleMs, o.source.kind === 'device' ? 'configured' : 'scsi');
+  }
+
+  /** t0 is now; the guest log counts from here, and the oracle waits for its line. */
+  begin(signal: AbortSignal): void {
+    this.rec.reset();
+    this.t0 = this.rec.report().startedAt;
+    if (!this.o.guestLog) return;
+    this.guest = new GuestLog(this.o.guestLog, this.t0).start();
+    if (this.o.ready) {
+      void this.guest.waitFor(this.o.ready, this.o.timeoutMs + 1000, 0, signal).then((l) => {
+        this.readyHit = l;
+      });
+    }
+  }
+
+  readonly since = (): number => performance.now() - this.t0;
+
+  /** A session point, the first time it happens. */
+  readonly point = (k: keyof SessionPoints): void => {
+    this.timeline[k] ??= this.since();
   };
 
+  readonly onTrace = (_i: number, ev: UsbTraceEvent): void => {
+    this.rec.record(ev);
+    const t = ev.t - this.t0;
+    if (ev.kind === 'device') {
+      const d = ev.event;
+      if (d.kind === 'scsi-command' || d.kind === 'scsi-status') this.settle.activity(t, 'scsi');
+      if (d.kind === 'scsi-command' && READS.has(d.opcode) && (d.blocks ?? 0) > 0) this.timeline.firstRead ??= t;
+    } else if (ev.kind === 'set-configuration') this.settle.activity(t, 'configured');
+    else if (ev.kind === 'control' || ev.kind === 'bulk' || ev.kind === 'set-alt-setting') this.settle.activity(t, 'transfer');
+  };
+
+  timeoutError(): SpiceError {
+    const what = [
+      this.settle.settledAt(this.since()) === null ? (this.settle.isArmed ? 'the device to settle' : 'the first SCSI command') : null,
+      this.o.ready && this.guest && !this.readyHit ? `the guest oracle /${this.o.ready.source}/` : null,
+    ].filter(Boolean).join(' and ');
+    return new SpiceError('timeout', `run timed out after ${this.o.timeoutMs / 1000} s waiting for ${what || 'the session'}`);
+  }
+}
+
+/**
+ * Ends a run early: the session or its redirector failed, the device was refused or lost, or
+ * the user interrupted. Listeners come off at finish(): a hot session outlives its runs.
+ */
+class RunGuard {
+  readonly failed: Promise<never>;
+  readonly abort = new AbortController();
+  private reject!: (e: SpiceError) => void;
+  private finished = false;
+  private readonly offs: (() => void)[] = [];
+
+  constructor(signal?: AbortSignal) {
+    this.failed = new Promise<never>((_, reject) => (this.reject = reject));
+    this.failed.catch(() => {});
+    const onAbort = () => this.abort.abort();
+    signal?.addEventListener('abort', onAbort);
+    this.offs.push(() => signal?.removeEventListener('abort', onAbort));
+    this.abort.signal.addEventListener('abort', () => this.fail(new SpiceError('ok', 'interrupted')));
+  }
+
+  fail(e: SpiceError): void {
+    if (!this.finished) this.reject(e);
+  }
+
+  watch(t: Target, source: DeviceSource): void {
+    const on = <A extends unknown[]>(em: EventEmitter, ev: string, fn: (...a: A) => void) => {
+      em.on(ev, fn);
+      this.offs.push(() => em.off(ev, fn));
+    };
+    on(t.session, 'failed', (e: SpiceError) => this.fail(e));
+    on(t.redirector, 'failed', (e: SpiceError) => this.fail(e));
+    on(t.redirector, 'rejected', (_i: number, r: { by: string; reason: string }) =>
+      this.fail(new SpiceError('input', `${describeSource(source)}: ${r.by === 'filter' ? "the VM's USB filter" : 'the guest'} refused it: ${r.reason}`)));
+    on(t.redirector, 'gone', (_i: number, why: string) => this.fail(new SpiceError('disconnected', `the device was detached during the run (${why})`)));
+  }
+
+  finish(): void {
+    this.finished = true;
+    for (const off of this.offs.splice(0)) off();
+  }
+}
+
+/** A session and its redirector, not connected yet; `point` hears the session's own milestones. */
+function newTarget(o: RecognitionBenchOptions, cell: Cell, link: Link | null, onTrace: (i: number, ev: UsbTraceEvent) => void, point: (k: keyof SessionPoints) => void): Target {
   const session = new Session({
     ...o.session,
-    endpoint,
+    endpoint: link?.endpoint ?? o.session.endpoint,
     proxy: cell.limit !== null ? undefined : o.session.proxy,
     autoOpen: o.allChannels ? undefined : [],
   });
   const watchMain = (m: MainChannel) => {
-    m.on('init', () => (timeline.mainInit ??= since()));
-    m.on('channels', () => (timeline.channelsListed ??= since()));
+    m.on('init', () => point('mainInit'));
+    m.on('channels', () => point('channelsListed'));
   };
   watchMain(session.main);
   session.on('channel', (ch: Channel) => {
     if (ch instanceof MainChannel) watchMain(ch);
     if (ch instanceof SpicevmcChannel && ch.type === ChannelType.usbredir) {
       ch.on('state', (s: string) => {
-        if (s === 'ready') timeline.usbredirUp ??= since();
+        if (s === 'ready') point('usbredirUp');
       });
     }
   });
@@ -186,114 +322,181 @@ async function runOnce(o: RecognitionBenchOptions, cell: Cell, run: number, link
     version: o.version,
     channelIds: o.channelIds,
     onTrace,
+    // A hot session is idle before each plug (see openHot): nothing to hold back then.
+    ...(o.hotplug ? { autoConnect: false, holdMain: false } : {}),
   });
+  return { session, redirector };
+}
 
-  let finished = false;
-  let failure: SpiceError | null = null;
-  let readyHit: LogLine | null = null;
-  const runAbort = new AbortController();
-  const onOuterAbort = () => runAbort.abort();
-  o.signal?.addEventListener('abort', onOuterAbort);
-  const failed = new Promise<never>((_, reject) => {
-    const fail = (e: SpiceError) => {
-      if (!finished) reject(e);
-    };
-    session.once('failed', fail);
-    redirector.on('failed', fail);
-    redirector.on('rejected', (_i: number, r: { by: string; reason: string }) =>
-      fail(new SpiceError('input', `${describeSource(o.source)}: ${r.by === 'filter' ? "the VM's USB filter" : 'the guest'} refused it: ${r.reason}`)));
-    redirector.on('gone', (_i: number, why: string) => fail(new SpiceError('disconnected', `the device was detached during the run (${why})`)));
-    runAbort.signal.addEventListener('abort', () => fail(new SpiceError('ok', 'interrupted')));
-  });
-  failed.catch(() => {});
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const what = [
-        settle.settledAt(since()) === null ? (settle.isArmed ? 'the device to settle' : 'the first SCSI command') : null,
-        o.ready && !readyHit ? `the guest oracle /${o.ready.source}/` : null,
-      ].filter(Boolean).join(' and ');
-      reject(new SpiceError('timeout', `run timed out after ${o.timeoutMs / 1000} s waiting for ${what || 'the session'}`));
-    }, o.timeoutMs);
-  });
-  deadline.catch(() => {});
-  const race = <T>(p: Promise<T>) => Promise.race([p, failed, deadline]);
-
-  if (guest && o.ready) {
-    void guest.waitFor(o.ready, o.timeoutMs + 1000, 0, runAbort.signal).then((l) => {
-      readyHit = l;
-    });
-  }
-
+/** Unplugs (device_disconnect + ack, bounded), closes the device and the session. */
+async function closeTarget(t: Target, log?: Logger): Promise<void> {
   try {
-    await race(session.connect());
-    // As `usb redirect` does it: the redirector picks the channel ids (the listed ones, or
-    // guessed ones right after MAIN_INIT) unless --channel-ids names them.
-    await race(redirector.start([o.source]));
-    // Settled (idle for settleMs after the last command) and, with an oracle, ready. On a
-    // limited link, bytes of the usbredir connection still crossing it count as activity.
-    const linkActivity = () => {
-      const c = link?.shaper.find(ChannelType.usbredir);
-      if (!c) return;
-      if (c.up.busy || c.down.busy) settle.activity(since(), 'link');
-      const doneAt = Math.max(c.up.lastDoneAt ?? -Infinity, c.down.lastDoneAt ?? -Infinity);
-      if (Number.isFinite(doneAt)) settle.activity(doneAt - t0, 'link');
+    await Promise.race([t.redirector.close(), sleep(10_000, undefined, { ref: false })]);
+  } catch (e) {
+    log?.warn({ err: (e as Error).message }, 'bench: detaching');
+  }
+  t.session.close();
+}
+
+/** A hot session can take the next plug: session, channel and usbredir host all alive, device out. */
+function usable(h: HotSession): boolean {
+  return !h.session.error && h.redirector.items[0]?.channel.state === 'ready' && h.host.state === 'ready';
+}
+
+/**
+ * hot-plug: opens the cell's session and usbredir channel, exchanges the usbredir hellos
+ * (device not plugged), then waits until the session is idle, so that the first run, like
+ * the others, plugs into a live session and not into the server's start-up traffic (the
+ * main channel's bandwidth test).
+ */
+async function openHot(o: RecognitionBenchOptions, cell: Cell, link: Link | null, guard: RunGuard, race: <T>(p: Promise<T>) => Promise<T>): Promise<HotSession> {
+  const opened = performance.now();
+  const points: SessionPoints = { mainInit: null, channelsListed: null, usbredirUp: null, helloReceived: null };
+  let hot: HotSession | null = null;
+  const t = newTarget(o, cell, link, (i, ev) => {
+    if (ev.kind === 'hello-received') points.helloReceived ??= ev.t - opened;
+    hot?.trace?.(i, ev);
+  }, (k) => (points[k] ??= performance.now() - opened));
+  guard.watch(t, o.source);
+  try {
+    await race(t.session.connect());
+    await race(t.redirector.start([o.source]));
+    const host = t.redirector.items[0]!.host;
+    await race(Promise.race([hostReady(host), sleep(10_000, undefined, { ref: false }).then(() => {
+      throw new SpiceError('timeout', 'no usbredir hello from the server within 10 s');
+    })]));
+    await race(sessionQuiet(t.session, 500, 20_000));
+    hot = { ...t, host, trace: null, points };
+    return hot;
+  } catch (e) {
+    await closeTarget(t, o.log);
+    throw e;
+  }
+}
+
+/** Resolves when the usbredir hellos are exchanged; rejects if the host ends first. */
+function hostReady(host: UsbredirHost): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (s: string) => {
+      if (s === 'ready') resolve();
+      else if (s === 'closed' || s === 'failed' || s === 'rejected') reject(new SpiceError('disconnected', `the usbredir channel ended before the hellos (${s})`));
+      else return;
+      host.off('state', check);
     };
-    for (;;) {
-      linkActivity();
-      const rem = settle.remaining(since());
-      if (rem === 0 && (!o.ready || !guest || readyHit)) break;
-      await race(sleep(rem === null || rem === 0 ? 25 : Math.min(rem + 1, link ? 50 : 250)));
+    host.on('state', check);
+    check(host.state);
+  });
+}
+
+/** Resolves once no channel of the session has moved a byte for quietMs (at most maxMs). */
+async function sessionQuiet(session: Session, quietMs: number, maxMs: number): Promise<void> {
+  const bytes = () => session.channels.reduce((n, c) => n + c.stats.in.bytes + c.stats.out.bytes, 0);
+  const start = performance.now();
+  let last = bytes();
+  let since = start;
+  while (performance.now() - start < maxMs) {
+    await sleep(50);
+    const n = bytes();
+    if (n !== last) [last, since] = [n, performance.now()];
+    else if (performance.now() - since >= quietMs) return;
+  }
+}
+
+/** The byte counters of a session now (its usbredir channel, every channel, the link). */
+function countersNow(t: Target, link: Link | null): ByteCounters {
+  const ch = t.redirector.items[0]?.channel;
+  const p = ch?.payload;
+  const out: ByteCounters = {
+    usbredir: ch && p ? {
+      payloadIn: p.payloadIn, payloadOut: p.payloadOut, bodyIn: p.bodyIn, bodyOut: p.bodyOut,
+      wireIn: ch.stats.in.bytes, wireOut: ch.stats.out.bytes, compressedIn: p.compressedIn, compressedOut: p.compressedOut,
+    } : null,
+    channels: {},
+    link: null,
+  };
+  for (const c of t.session.channels) {
+    const prev = out.channels[c.name];
+    out.channels[c.name] = { in: (prev?.in ?? 0) + c.stats.in.bytes, out: (prev?.out ?? 0) + c.stats.out.bytes };
+  }
+  if (link) {
+    out.link = {};
+    for (const c of link.shaper.list()) {
+      const name = c.channelType === null ? `connection${c.id}` : `${channelName(c.channelType)}:${c.channelId}`;
+      out.link[name] = { up: c.up.bytes, down: c.down.bytes };
     }
+  }
+  return out;
+}
+
+/**
+ * One run: plug (fresh: a new session; hot: into the cell's open session), wait until settled
+ * (and the oracle), unplug, wait for the guest to report the device gone.
+ */
+async function runOnce(o: RecognitionBenchOptions, cell: Cell, run: number, link: Link | null, last: boolean, state: CellState): Promise<RunResult> {
+  const probe = new RunProbe(o);
+  const guard = new RunGuard(o.signal);
+  // --timeout counts from t0: opening a hot session (before t0) has bounds of its own.
+  let timer: NodeJS.Timeout | undefined;
+  let rejectLate: (e: SpiceError) => void = () => {};
+  const deadline = new Promise<never>((_, reject) => (rejectLate = reject));
+  deadline.catch(() => {});
+  const begin = () => {
+    probe.begin(guard.abort.signal);
+    timer = setTimeout(() => rejectLate(probe.timeoutError()), o.timeoutMs);
+  };
+  const race = <T>(p: Promise<T>) => Promise.race([p, guard.failed, deadline]);
+
+  let target: Target | null = null;
+  let start: ByteCounters | null = null;
+  let failure: SpiceError | null = null;
+  try {
+    if (o.hotplug) {
+      if (state.hot && !usable(state.hot)) {
+        o.log?.info({ cell: cellName(cell) }, 'bench: the hot session is gone; opening a new one');
+        await closeTarget(state.hot, o.log);
+        state.hot = null;
+      }
+      if (!state.hot) {
+        state.sessions++;
+        state.hot = await openHot(o, cell, link, guard, race);
+        state.setup ??= state.hot.points;
+      } else guard.watch(state.hot, o.source);
+      const hot: HotSession = state.hot;
+      target = hot;
+      start = countersNow(hot, link);
+      begin();
+      hot.trace = probe.onTrace;
+      hot.host.connect();
+    } else {
+      begin();
+      state.sessions++;
+      target = newTarget(o, cell, link, probe.onTrace, probe.point);
+      guard.watch(target, o.source);
+      await race(target.session.connect());
+      // As `usb redirect` does it: the redirector picks the channel ids (the listed ones, or
+      // guessed ones right after MAIN_INIT) unless --channel-ids names them.
+      await race(target.redirector.start([o.source]));
+    }
+    await settled(o, probe, link, race);
   } catch (e) {
     failure = e instanceof SpiceError ? e : new SpiceError('protocol', (e as Error).message, { cause: e });
   } finally {
     clearTimeout(timer);
   }
-  finished = true;
-  const settledAt = settle.settledAt(since()) ?? (failure ? settle.lastActivity : null);
+  guard.finish();
+  const settledAt = probe.settle.settledAt(probe.since()) ?? (failure ? probe.settle.lastActivity : null);
 
   // Bytes at the end of the recognition (before the detach adds its own).
-  const bytes = emptyBytes();
-  const ch = redirector.items[0]?.channel;
-  if (ch) {
-    const p = ch.payload;
-    Object.assign(bytes, {
-      payloadIn: p.payloadIn, payloadOut: p.payloadOut, bodyIn: p.bodyIn, bodyOut: p.bodyOut,
-      wireIn: ch.stats.in.bytes, wireOut: ch.stats.out.bytes,
-      lz4RatioIn: p.bodyIn ? p.payloadIn / p.bodyIn : null, lz4RatioOut: p.bodyOut ? p.payloadOut / p.bodyOut : null,
-      compressedIn: p.compressedIn, compressedOut: p.compressedOut,
-    });
-  }
-  const channels: Record<string, { in: number; out: number }> = {};
-  for (const c of session.channels) {
-    bytes.sessionIn += c.stats.in.bytes;
-    bytes.sessionOut += c.stats.out.bytes;
-    const prev = channels[c.name];
-    channels[c.name] = { in: (prev?.in ?? 0) + c.stats.in.bytes, out: (prev?.out ?? 0) + c.stats.out.bytes };
-  }
-  let linkBytes: RunResult['link'];
-  if (link) {
-    linkBytes = {};
-    for (const c of link.shaper.list()) {
-      const name = c.channelType === null ? `connection${c.id}` : `${channelName(c.channelType)}:${c.channelId}`;
-      linkBytes[name] = { up: c.up.bytes, down: c.down.bytes };
-      bytes.linkIn = (bytes.linkIn ?? 0) + c.down.bytes;
-      bytes.linkOut = (bytes.linkOut ?? 0) + c.up.bytes;
-    }
-  }
-  const report = rec.report();
-  const lz4 = ch?.compressing ?? false;
+  const counted = target ? runBytes(countersNow(target, link), start) : runBytes({ usbredir: null, channels: {}, link: null }, null);
+  const report = probe.rec.report();
+  const lz4 = target?.redirector.items[0]?.channel.compressing ?? false;
 
-  // Detach: device_disconnect (+ ack), image closed, sockets closed; then let the guest notice.
+  // Detach: device_disconnect (+ ack); a fresh session also closes the image and the sockets.
+  // Then let the guest notice.
   const detachStart = performance.now();
+  const guest = probe.guest;
   const fromLine = guest ? (guest.read(), guest.lines.length) : 0;
-  try {
-    await Promise.race([redirector.close(), sleep(10_000, undefined, { ref: false })]);
-  } catch (e) {
-    o.log?.warn({ err: (e as Error).message }, 'bench: detaching');
-  }
-  session.close();
+  if (target) await unplug(o, target, state);
   let by: RunResult['detach']['by'] = 'none';
   const interrupted = failure?.code === 'ok';
   if (guest && report.deviceConnectSent !== null && !interrupted) {
@@ -308,26 +511,60 @@ async function runOnce(o: RecognitionBenchOptions, cell: Cell, run: number, link
   // The recognition's marks: what the guest printed before we started to detach.
   const marks = guest ? guest.marks(fromLine) : {};
   guest?.stop();
-  o.signal?.removeEventListener('abort', onOuterAbort);
 
-  const result: RunResult = {
+  return {
     cell: cellName(cell),
     compress: cell.compress,
     limit: cell.limit,
     run,
     ok: failure === null,
     ...(failure ? { error: { code: failure.code, message: failure.message } } : {}),
-    timeline: timelineFromRecognition(timeline, report, settledAt),
-    ready: readyHit ? (readyHit as LogLine).t : null,
-    ...(readyHit ? { readyLine: (readyHit as LogLine).line } : {}),
+    timeline: timelineFromRecognition(probe.timeline, report, settledAt),
+    ready: probe.readyHit ? (probe.readyHit as LogLine).t : null,
+    ...(probe.readyHit ? { readyLine: (probe.readyHit as LogLine).line } : {}),
     marks,
-    bytes,
+    bytes: counted.bytes,
     lz4,
     scsi: { commands: report.scsiCommands, failures: report.scsiFailures, opcodes: report.opcodes, senses: report.senses },
     controlRequests: report.controlRequests,
-    channels,
-    ...(linkBytes ? { link: linkBytes } : {}),
+    channels: counted.channels,
+    ...(counted.link ? { link: counted.link } : {}),
     detach: { ms: Math.round(performance.now() - detachStart), by },
   };
-  return result;
+}
+
+/**
+ * Settled (idle for settleMs after the last command) and, with an oracle, ready. On a limited
+ * link, bytes of the usbredir connection still crossing it count as activity.
+ */
+async function settled(o: RecognitionBenchOptions, probe: RunProbe, link: Link | null, race: <T>(p: Promise<T>) => Promise<T>): Promise<void> {
+  const { settle } = probe;
+  const linkActivity = () => {
+    const c = link?.shaper.find(ChannelType.usbredir);
+    if (!c) return;
+    if (c.up.busy || c.down.busy) settle.activity(probe.since(), 'link');
+    const doneAt = Math.max(c.up.lastDoneAt ?? -Infinity, c.down.lastDoneAt ?? -Infinity);
+    if (Number.isFinite(doneAt)) settle.activity(doneAt - probe.t0, 'link');
+  };
+  for (;;) {
+    linkActivity();
+    const rem = settle.remaining(probe.since());
+    if (rem === 0 && (!o.ready || !probe.guest || probe.readyHit)) return;
+    await race(sleep(rem === null || rem === 0 ? 25 : Math.min(rem + 1, link ? 50 : 250)));
+  }
+}
+
+/**
+ * Fresh session: unplug and close everything. Hot: unplug (device_disconnect + ack) and keep
+ * the session for the next run, unless it died; then the next run opens a new one.
+ */
+async function unplug(o: RecognitionBenchOptions, target: Target, state: CellState): Promise<void> {
+  const hot = state.hot;
+  if (!hot || target !== hot) return closeTarget(target, o.log);
+  await Promise.race([hot.host.detach(), sleep(10_000, undefined, { ref: false })]);
+  hot.trace = null;
+  if (!usable(hot)) {
+    await closeTarget(hot, o.log);
+    state.hot = null;
+  }
 }

@@ -1,6 +1,7 @@
-// The recognition timeline of one benchmark run: named points in ms from the run's t0 (taken
-// before the TCP connect), what they mean, their expected order, and the idle detector that
-// decides when the device has "settled". Pure: no sockets, no timers.
+// The recognition timeline of one benchmark run: named points in ms from the run's t0 (before
+// the TCP connect of a fresh session; in hot-plug mode the plug), what they mean, their
+// expected order, and the idle detector that decides when the device has "settled". Pure: no
+// sockets, no timers.
 
 import type { RecognitionReport } from '../usb/recognition.js';
 

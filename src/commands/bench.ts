@@ -22,6 +22,7 @@ interface RecognitionFlags extends ConnectionFlags {
   cd?: string;
   usbSpeed?: string;
   device?: string;
+  hotplug?: boolean;
   runs: string;
   compress: string;
   limit: string;
@@ -88,6 +89,7 @@ async function recognitionAction(uri: string, flags: RecognitionFlags): Promise<
       source: src,
       cells,
       runs,
+      hotplug: flags.hotplug === true,
       settleMs,
       gapMs,
       timeoutMs,
@@ -115,6 +117,8 @@ async function recognitionAction(uri: string, flags: RecognitionFlags): Promise<
         ok: result.ok,
         interrupted: result.interrupted,
         kind: 'recognition',
+        mode: result.mode,
+        t0: result.t0,
         target: describeEndpoint(options.endpoint),
         device: result.device,
         settings: {
@@ -123,10 +127,12 @@ async function recognitionAction(uri: string, flags: RecognitionFlags): Promise<
           channelIds: channelIds ?? null, allChannels: flags.allChannels === true,
           cells: cells.map((c) => ({ cell: cellName(c), compress: c.compress, limit: c.limit, limitText: c.limitText })),
         },
-        cells: result.cells.map((c) => ({ ...c.summary, runs: c.runs })),
+        cells: result.cells.map((c) => ({ ...c.summary, sessions: c.sessions, sessionSetup: c.sessionSetup, runs: c.runs })),
       });
     } else {
       printLine(`recognition of ${result.device} via ${describeEndpoint(options.endpoint)}: ${runs} run(s) per cell, settle ${settleMs} ms${flags.ready ? `, oracle /${flags.ready}/` : ''}${result.interrupted ? ' (interrupted)' : ''}`);
+      printLine(`mode ${result.mode}: ${result.t0}`);
+      if (result.mode === 'hotplug') printLine(`sessions opened: ${result.cells.map((c) => `${cellName(c.cell)} ${c.sessions}`).join(', ')}`);
       printLine('');
       for (const l of formatMatrix(result.cells.map((c) => c.summary), { ready: flags.ready })) printLine(l);
       for (const f of failures) printLine(`run ${f.run} of ${f.cell} failed: ${f.error!.message}`);
@@ -188,7 +194,7 @@ export function registerBench(program: Command): void {
   const bench = program.command('bench').description('measurements: USB recognition time, a WAN link emulator');
   const rec = bench
     .command('recognition')
-    .description('time how fast the guest recognises a redirected USB device, over fresh sessions (a matrix of compression x link limit)')
+    .description('time how fast the guest recognises a redirected USB device, over fresh sessions or hot-plugged into one (a matrix of compression x link limit)')
     .argument('<uri>', 'spice://host:port (see spicectl connect)');
   addConnectionOptions(rec)
     .option('--cd <iso>', 'an emulated USB CD-ROM backed by this ISO')
@@ -196,6 +202,7 @@ export function registerBench(program: Command): void {
     .option('--ro', 'make the emulated disk read-only')
     .option('--usb-speed <speed>', 'bus speed of the emulated device: auto (SuperSpeed, high speed on a USB 2 controller), super, high or full', 'auto')
     .option('--device <selector>', 'a local device: vid:pid, bus-port (1-2.3) or serial:S')
+    .option('--hotplug', 'keep one session and usbredir channel open per cell and plug the device into it for every run (t0 = the plug); default: a fresh session per run (t0 = before its TCP connect)')
     .option('--runs <n>', 'runs per cell', '5')
     .option('--compress <list>', 'usbredir LZ4: lz4, off or lz4,off', 'lz4')
     .option('--limit <list>', 'link rates for the WHOLE session, per direction: none, 30KB/s, ... (comma-separated)', 'none')

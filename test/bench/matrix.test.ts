@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  buildCells, cellName, formatMatrix, parseCompressList, parseLimitList, progressLine, renderTable, summarizeCell,
-  type Cell, type RunResult,
+  buildCells, cellName, formatMatrix, parseCompressList, parseLimitList, progressLine, renderTable, runBytes, summarizeCell,
+  type ByteCounters, type Cell, type RunResult,
 } from '../../src/bench/matrix.js';
 import { POINTS, emptyTimeline } from '../../src/bench/timeline.js';
 
@@ -76,6 +76,30 @@ test('a limited cell shows what crossed the link', () => {
   r.bytes = { ...r.bytes, linkIn: 270_000, linkOut: 160_000 };
   const text = formatMatrix([summarizeCell(free!, [run(free!, 1, 1)]), summarizeCell(slow!, [r])]).join('\n');
   assert.match(text, /\ncrossed the limited link in \/ out\s+-\s+270\.0 kB \/ 160\.0 kB/);
+});
+
+test("a run's bytes: everything from zero for a fresh session, the difference for a hot-plug run", () => {
+  const usb = (n: number) => ({ payloadIn: n, payloadOut: 4 * n, bodyIn: n, bodyOut: 2 * n, wireIn: n + 10, wireOut: 2 * n + 10, compressedIn: 0, compressedOut: n / 100 });
+  const before: ByteCounters = { usbredir: usb(1000), channels: { main: { in: 500, out: 50 }, usbredir: { in: 1010, out: 2010 } }, link: { 'main:0': { up: 60, down: 510 } } };
+  const after: ByteCounters = { usbredir: usb(3000), channels: { main: { in: 700, out: 60 }, usbredir: { in: 3010, out: 6010 } }, link: { 'main:0': { up: 70, down: 710 }, 'usbredir:0': { up: 4000, down: 2000 } } };
+  const fresh = runBytes(after, null);
+  assert.equal(fresh.bytes.payloadOut, 12000);
+  assert.equal(fresh.bytes.sessionIn, 3710);
+  assert.equal(fresh.bytes.lz4RatioOut, 2);
+  assert.equal(fresh.bytes.linkIn, 2710);
+  const hot = runBytes(after, before);
+  assert.deepEqual(
+    { ...hot.bytes },
+    { payloadIn: 2000, payloadOut: 8000, bodyIn: 2000, bodyOut: 4000, wireIn: 2000, wireOut: 4000, sessionIn: 2200, sessionOut: 4010, linkIn: 2200, linkOut: 4010, lz4RatioIn: 1, lz4RatioOut: 2, compressedIn: 0, compressedOut: 20 },
+  );
+  assert.deepEqual(hot.channels, { main: { in: 200, out: 10 }, usbredir: { in: 2000, out: 4000 } });
+  // a connection that opened during the run counts from zero
+  assert.deepEqual(hot.link, { 'main:0': { up: 10, down: 200 }, 'usbredir:0': { up: 4000, down: 2000 } });
+  // no limit: no link counts; no usbredir channel: no usbredir bytes
+  const bare = runBytes({ usbredir: null, channels: {}, link: null }, null);
+  assert.equal(bare.bytes.linkIn, null);
+  assert.equal(bare.bytes.payloadIn, 0);
+  assert.equal(bare.link, undefined);
 });
 
 test('renderTable pads the label left and the values right', () => {

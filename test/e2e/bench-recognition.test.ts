@@ -1,15 +1,16 @@
 // spicectl bench recognition against QEMU with the Linux test guest (one TCG boot for the
 // file): fresh sessions per run, the timeline from the client's own usbredir traffic in order,
-// the guest oracle (its serial log), clean detaches between runs, and a compression x limit
-// matrix through the in-process link shaper.
+// the guest oracle (its serial log), clean detaches between runs, a compression x limit
+// matrix through the in-process link shaper, and --hotplug (one session per cell, every run
+// plugs into it). QMP SPICE_INITIALIZED events count the connections the server really saw.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { repoRoot, startQemu, type QemuServer } from './harness/index.js';
+import { QmpClient, repoRoot, startQemu, type QemuServer } from './harness/index.js';
 import { BIN } from './spicectl.js';
 import { makeFatImage, makeIso, randomFile, textFile } from './usb-images.js';
 import { POINTS, checkTimeline, type PointKey } from '../../src/bench/timeline.js';
@@ -81,19 +82,42 @@ interface RunJson {
 describe('bench recognition against a QEMU guest', () => {
   let q: QemuServer;
   let uri: string;
+  let qmpEvents: QmpClient;
   before(async () => {
     q = await startQemu({ usbredir: 1, append: 'guest.delay_use=0' });
     uri = `spice://127.0.0.1:${q.port}`;
+    qmpEvents = await QmpClient.connect(q.qmpEventsSocket);
   });
-  after(() => q?.stop());
+  after(async () => {
+    qmpEvents?.close();
+    await q?.stop();
+  });
+
+  /** Channels the server linked from now on, by type (1 = main, 9 = usbredir); call stop(). */
+  function countLinks(): { byType: Map<number, number>; stop(): void } {
+    const byType = new Map<number, number>();
+    const stop = qmpEvents.onEvent((e) => {
+      if (e.event !== 'SPICE_INITIALIZED') return;
+      const t = (e.data as { client: { 'channel-type': number } }).client['channel-type'];
+      byType.set(t, (byType.get(t) ?? 0) + 1);
+    });
+    return { byType, stop };
+  }
 
   test('--runs 2 with the guest oracle: every timeline point, in order, and the oracle time', async () => {
     const img = makeFatImage(tmp, 'disk.img', { 'hello.txt': Buffer.from('hello\n'), 'notes.txt': textFile(60_000) }, 8192);
+    const links = countLinks();
     const r = await bench(['recognition', uri, '--disk', img.path, '--ro', '--runs', '2', '--guest-log', q.serialLog, '--ready', 'MARK mounted', '--settle-ms', '700', '--json']);
+    links.stop();
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout);
     assert.equal(j.ok, true);
     assert.equal(j.kind, 'recognition');
+    assert.equal(j.mode, 'fresh-session');
+    assert.match(j.t0, /TCP connect/);
+    // a fresh session per run, as the server saw it
+    assert.equal(j.cells[0].sessions, 2);
+    assert.equal(links.byType.get(1), 2, `main channel links: ${JSON.stringify([...links.byType])}`);
     assert.match(j.device, /^disk .*disk\.img$/);
     assert.equal(j.settings.ready, 'MARK mounted');
     assert.equal(j.cells.length, 1);
@@ -151,10 +175,68 @@ describe('bench recognition against a QEMU guest', () => {
     const t = await bench(['recognition', uri, '--cd', iso.path, '--runs', '1', '--guest-log', q.serialLog, '--ready', 'MARK mounted', '--settle-ms', '500']);
     assert.equal(t.code, 0, t.stderr);
     assert.match(t.stdout, /^recognition of cd .*cd\.iso via 127\.0\.0\.1:\d+: 1 run\(s\) per cell/);
+    assert.match(t.stdout, /\nmode fresh-session: t0 = before the TCP connect/);
     assert.match(t.stdout, /\nusbredir channel up\s+\d+\.\d{3}\n/);
     assert.match(t.stdout, /\nguest oracle \/MARK mounted\/\s+\d+\.\d{3}\n/);
     assert.match(t.stdout, /\nREAD CAPACITY\(10\)\s+\d+/);
     assert.doesNotMatch(t.stderr, /\[[#-]+\] \d+\/\d+/, 'no progress bar when stderr is not a TTY');
+  });
+
+  test('--hotplug --runs 3: one session for the cell, t0 at the plug, per-run bytes, the guest sees 3 plugs', async () => {
+    const iso = makeIso(tmp, 'hot.iso', { 'readme.txt': Buffer.from('hot-plugged\n'), 'payload.bin': randomFile(64 << 10) });
+    const from = q.serialSize();
+    const links = countLinks();
+    const r = await bench(['recognition', uri, '--cd', iso.path, '--hotplug', '--runs', '3', '--guest-log', q.serialLog, '--ready', 'MARK mounted', '--settle-ms', '500', '--json']);
+    links.stop();
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.ok, true);
+    assert.equal(j.mode, 'hotplug');
+    assert.match(j.t0, /device_connect/);
+    assert.equal(j.cells.length, 1);
+    const cell = j.cells[0];
+    // ONE session and ONE usbredir channel for all three runs: our count and the server's
+    assert.equal(cell.sessions, 1);
+    assert.equal(links.byType.get(1), 1, `main channel links: ${JSON.stringify([...links.byType])}`);
+    assert.equal(links.byType.get(9), 1, `usbredir channel links: ${JSON.stringify([...links.byType])}`);
+    // the session's own points happened once, before any run
+    assert.equal(typeof cell.sessionSetup.mainInit, 'number');
+    assert.equal(typeof cell.sessionSetup.helloReceived, 'number');
+    const runs = cell.runs as RunJson[];
+    assert.equal(runs.length, 3);
+    for (const run of runs) {
+      assert.equal(run.ok, true, run.error?.message);
+      // t0 is the plug: device_connect goes out at once; session points are not part of a run
+      assert.ok(run.timeline.deviceConnectSent !== null && run.timeline.deviceConnectSent >= 0 && run.timeline.deviceConnectSent < 20, `deviceConnectSent ${run.timeline.deviceConnectSent}`);
+      for (const k of ['mainInit', 'channelsListed', 'usbredirUp', 'helloReceived'] as const) assert.equal(run.timeline[k], null, `${k} in run ${run.run}`);
+      assert.deepEqual(checkTimeline(run.timeline as never, ['deviceConnectSent', 'firstControl', 'setConfiguration', 'firstScsiCommand', 'readCapacity', 'firstRead', 'settled']), []);
+      assert.ok(typeof run.ready === 'number' && run.ready > 0 && run.ready > run.timeline.firstRead!, `oracle ${run.ready}`);
+      assert.equal(run.ready, run.marks.mounted);
+      assert.equal(run.detach.by, 'guest', 'the guest saw every unplug before the next plug');
+      assert.ok(run.scsi.opcodes['READ CAPACITY(10)']! >= 1);
+    }
+    // every run's bytes are its own, not the session's running total
+    const first = runs[0]!.bytes;
+    assert.ok(first.payloadOut! > 64 << 10, `payloadOut ${first.payloadOut}`);
+    for (const run of runs.slice(1)) {
+      for (const k of ['payloadIn', 'payloadOut', 'wireOut']) {
+        const ratio = run.bytes[k]! / first[k]!;
+        assert.ok(ratio > 0.5 && ratio < 2, `run ${run.run} ${k} ${run.bytes[k]} vs run 1 ${first[k]}`);
+      }
+    }
+    // the guest: three mounts and three unplugs since the bench started
+    const serial = readFileSync(q.serialLog).subarray(from).toString('utf8');
+    assert.equal(serial.match(/MARK mounted\b/g)?.length, 3, serial);
+    assert.equal(serial.match(/MARK usb-detached\b/g)?.length, 3, serial);
+
+    // the text report names the mode and its t0, and has no session rows; two cells still get
+    // one session each (a SPICE server takes one client at a time: the cells take turns)
+    const t = await bench(['recognition', uri, '--cd', iso.path, '--hotplug', '--runs', '2', '--compress', 'lz4,off', '--guest-log', q.serialLog, '--ready', 'MARK mounted', '--settle-ms', '500']);
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, /\nmode hotplug: t0 = the plug \(just before device_connect\)/);
+    assert.match(t.stdout, /\nsessions opened: lz4\/free 1, off\/free 1\n/);
+    assert.match(t.stdout, /\nguest oracle \/MARK mounted\/(\s+\d+\.\d{3} \/ \d+\.\d{3} \/ \d+\.\d{3}){2}\n/);
+    assert.doesNotMatch(t.stdout, /main channel up|usbredir channel up/);
   });
 
   test('usage errors', async () => {
