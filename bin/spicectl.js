@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { main } from '../dist/src/main.js';
+// dist/bundle: the compiled CLI bundled by scripts/bundle.mjs (npm run build).
+import { main } from '../dist/bundle/main.js';
 
 main(process.argv).then((code) => {
   process.exitCode = code;

@@ -105,7 +105,10 @@ export class Session extends EventEmitter {
 
   /** A critical channel's failure fails the session; an optional one is just dropped. */
   private track(ch: Channel, critical = true): void {
-    this.channels.push(ch);
+    // Kept in (type, id) order, as the server lists them: channels open concurrently (their
+    // modules load lazily), and reports should not depend on which one won the race.
+    const at = this.channels.findIndex((c) => c.type > ch.type || (c.type === ch.type && c.id > ch.id));
+    this.channels.splice(at < 0 ? this.channels.length : at, 0, ch);
     ch.on('failed', (err: SpiceError) => {
       if (critical) this.fail(err);
       else if (ch.state !== 'ready') this.channels.splice(this.channels.indexOf(ch), 1);

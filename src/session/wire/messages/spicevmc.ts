@@ -1,5 +1,15 @@
-import { compressSync, uncompressSync } from 'lz4-napi';
+import { createRequire } from 'node:module';
 import { ProtocolError } from '../../../util/errors.js';
+
+// The native LZ4 module is loaded when the first message needs it, not at start-up: a USB
+// redirect counts its start-up in the time until the guest sees the device, and most small
+// messages are never compressed.
+type Lz4 = { compressSync(b: Buffer): Buffer; uncompressSync(b: Buffer): Buffer };
+let lz4: Lz4 | null = null;
+function native(): Lz4 {
+  lz4 ??= createRequire(import.meta.url)('lz4-napi') as Lz4;
+  return lz4;
+}
 
 // SPICEVMC_COMPRESSED_DATA: u8 type (0 NONE, 1 LZ4); for LZ4: u32 uncompressed_size, then one raw
 // LZ4 block to the end of the message. lz4-napi's own framing is exactly "u32 LE size + block",
@@ -22,7 +32,7 @@ export function decodeCompressedData(body: Buffer): Buffer {
   if (size > (body.length - 5) * 255 + 16) throw new ProtocolError(`SPICEVMC_COMPRESSED_DATA: ${body.length - 5} bytes cannot expand to ${size}`);
   let out: Buffer;
   try {
-    out = uncompressSync(body.subarray(1));
+    out = native().uncompressSync(body.subarray(1));
   } catch (e) {
     throw new ProtocolError(`SPICEVMC_COMPRESSED_DATA: corrupt LZ4 block (${(e as Error).message})`);
   }
@@ -33,7 +43,7 @@ export function decodeCompressedData(body: Buffer): Buffer {
 /** The COMPRESSED_DATA body for payload, or null when compressing does not pay. */
 export function encodeCompressedData(payload: Buffer): Buffer | null {
   if (payload.length <= COMPRESS_THRESHOLD) return null;
-  const c = compressSync(payload);
+  const c = native().compressSync(payload);
   if (c.length - 4 >= payload.length) return null;
   const out = Buffer.allocUnsafe(1 + c.length);
   out[0] = COMPRESSION_LZ4;
