@@ -6,6 +6,7 @@ import type { Logger } from '../util/log.js';
 import type { Session } from '../session/session.js';
 import type { SpicevmcChannel } from '../session/channels/spicevmc.js';
 import { ChannelType } from '../session/wire/enums.js';
+import { preloadLz4 } from '../session/wire/messages/spicevmc.js';
 import type { UsbDeviceBackend } from './backend.js';
 import { UsbredirHost, type UsbTraceEvent } from './host.js';
 import { openEmulatedCd, openEmulatedDisk } from './emulated/mass-storage.js';
@@ -160,6 +161,8 @@ export class UsbRedirector extends EventEmitter {
       if (s === 'failed' || s === 'closed') host.channelClosed();
     });
     host.on('connected', (info) => {
+      // The guest needs >100 ms before its first request: load LZ4 now, not mid-recognition.
+      if (channel.compressing) setImmediate(preloadLz4);
       item.connected = true;
       this.emit('connected', index, info);
     });

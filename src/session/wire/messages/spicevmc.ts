@@ -11,6 +11,15 @@ function native(): Lz4 {
   return lz4;
 }
 
+/**
+ * Loads the native module now (~20 ms, blocking): call it while waiting on the peer anyway,
+ * e.g. right after plugging a USB device (the guest takes >100 ms to start enumerating), so
+ * that the first large message of a recognition does not pay for it.
+ */
+export function preloadLz4(): void {
+  native();
+}
+
 // SPICEVMC_COMPRESSED_DATA: u8 type (0 NONE, 1 LZ4); for LZ4: u32 uncompressed_size, then one raw
 // LZ4 block to the end of the message. lz4-napi's own framing is exactly "u32 LE size + block",
 // so the body after the type byte is what it compresses to and decompresses from.
