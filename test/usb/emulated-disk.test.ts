@@ -147,14 +147,26 @@ describe('emulated USB stick: enumeration', () => {
     await h.host.close();
   });
 
-  it('auto: a guest that enumerates it as USB 2 (64-byte first read) gets a high-speed device', async () => {
+  it('auto: a guest that enumerates it as USB 2 (64-byte read, then a reset) gets a high-speed device', async () => {
     const h = await setup(copyOf(fatA));
     const g = h.guest;
     assert.equal(g.deviceConnect!.speed, 3); // plugged as SuperSpeed
+    // USB 3 enumeration: resets first, then short reads; nothing changes
+    g.reset();
+    const ss = await g.getDescriptor(1, 0, 8);
+    assert.deepEqual([ss.data.readUInt16LE(2), ss.data[7]], [0x0320, 9]);
+    // a 64-byte read alone is no proof (another OS's USB 3 stack may read that much)
+    g.reset();
     const first = await g.getDescriptor(1, 0, 64);
-    assert.deepEqual([first.data.length, first.data.readUInt16LE(2), first.data[7]], [18, 0x0200, 64]);
+    assert.deepEqual([first.data.length, first.data.readUInt16LE(2), first.data[7]], [18, 0x0320, 9]);
+    assert.equal(h.dev.speed, 'super');
+    // ... but followed by a reset it is USB 2's "new scheme": high speed from then on
+    g.reset();
+    const again = await g.getDescriptor(1, 0, 8);
+    assert.deepEqual([again.data.readUInt16LE(2), again.data[7]], [0x0200, 64]);
     const cfg = (await g.getDescriptor(2, 0, 255)).data;
     assert.equal(cfg.length, 32);
+    // (the other USB 2 signature, a 64-byte read then an 8-byte one, is checked below)
     assert.equal((await g.getDescriptor(6, 0, 10)).status, Status.success); // a device qualifier now
     const start = g.received.length;
     await g.setConfiguration(1);
@@ -164,6 +176,17 @@ describe('emulated USB stick: enumeration', () => {
     // plugged again: SuperSpeed again
     h.dev.plugged();
     assert.equal(h.dev.speed, 'super');
+    await h.host.close();
+  });
+
+  it('auto: a 64-byte read then an 8-byte one (USB 2, once addressed) answers the 8 bytes at high speed', async () => {
+    const h = await setup(copyOf(fatA));
+    const g = h.guest;
+    g.reset();
+    assert.equal((await g.getDescriptor(1, 0, 64)).data[7], 9);
+    const eight = await g.getDescriptor(1, 0, 8);
+    assert.deepEqual([eight.data.length, eight.data.readUInt16LE(2), eight.data[7]], [8, 0x0200, 64]);
+    assert.equal(h.dev.speed, 'high');
     await h.host.close();
   });
 

@@ -17,7 +17,7 @@
 // reset and its ~130 ms of guest-side waiting per plug. QEMU attaches such a device to the
 // USB 3 half of an xHCI port; on a USB 2 controller the guest would find a 512-byte ep0 it
 // cannot use, so with speed 'auto' the device answers as a high-speed one once the guest's
-// first request shows USB 2 enumeration (speed.ts).
+// requests show USB 2 enumeration (a 64-byte descriptor read, then a reset; speed.ts).
 
 import { createHash } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
@@ -108,6 +108,8 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
   readonly image: ImageFile;
   readonly requestedSpeed: EmulatedSpeed;
   private link: LinkSpeed;
+  /** wLength of the first device-descriptor read since the last reset (USB 2 detection) */
+  private firstDescriptorRead: number | null = null;
   private readonly ids: { vendorId: number; productId: number; bcdDevice: number };
   private readonly strings: string[];
   private config = 0;
@@ -231,13 +233,26 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
   }
 
   /**
-   * 'auto' on a USB 2 bus: Linux and Windows start a USB 2 enumeration by reading 64 bytes of
-   * the device descriptor (a USB 3 one reads 8 or 18), so from then on the device is a
-   * high-speed one. ep_info follows with the SET_CONFIGURATION that comes next.
+   * 'auto' on a USB 2 bus. USB 2 enumeration (Linux's "new scheme", Windows' USB 2 stack) reads
+   * 64 bytes of the device descriptor first, then resets the port again or, once addressed,
+   * reads its first 8 bytes again; a USB 3 host starts with 8 or 18 bytes. On that signature
+   * (a 64-byte read, then a reset or an 8-byte read) the device is a high-speed one from then
+   * on: with a 512-byte ep0 a USB 2 host would give up. A 64-byte read alone proves nothing.
+   * ep_info follows with the SET_CONFIGURATION that comes next.
    */
-  private noticeEnumeration(setup: ControlSetup): void {
+  private noticeDescriptorRead(setup: ControlSetup): void {
+    if (setup.value >> 8 !== DescriptorType.device || this.config !== 0) return;
+    if (this.firstDescriptorRead === null) this.firstDescriptorRead = setup.length;
+    else if (this.firstDescriptorRead === 64 && setup.length === 8) this.demoteToHighSpeed();
+  }
+
+  private noticeReset(): void {
+    if (this.firstDescriptorRead === 64) this.demoteToHighSpeed();
+    this.firstDescriptorRead = null;
+  }
+
+  private demoteToHighSpeed(): void {
     if (this.requestedSpeed !== 'auto' || this.link !== 'super' || this.config !== 0) return;
-    if (setup.value >> 8 !== DescriptorType.device || setup.length !== 64) return;
     this.link = 'high';
     this.trace?.({ kind: 'speed', speed: 'high', reason: 'the guest enumerates the device as USB 2' });
   }
@@ -268,7 +283,7 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
       switch (setup.request) {
         case StandardRequest.getDescriptor:
           if (!isIn || recipient !== 0) break;
-          this.noticeEnumeration(setup);
+          this.noticeDescriptorRead(setup);
           {
             const d = this.descriptor(setup.value >> 8, setup.value & 0xff);
             return d ? reply(d) : failed('stall');
@@ -406,12 +421,14 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
 
   plugged(): void {
     this.link = this.pluggedSpeed();
+    this.firstDescriptorRead = null;
     this.config = 0;
     this.bot.usbReset();
     this.lun.powerOn();
   }
 
   async reset(): Promise<boolean> {
+    this.noticeReset();
     this.bot.usbReset();
     this.config = 0;
     return !this.closed;
