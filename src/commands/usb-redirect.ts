@@ -7,6 +7,7 @@ import { Session } from '../session/session.js';
 import { parseRate } from '../session/limiter.js';
 import { SessionMonitor } from '../session/stats/monitor.js';
 import { UsbRedirector, describeSource, type DeviceSource } from '../usb/redirect.js';
+import type { UsbTraceEvent } from '../usb/host.js';
 import { interactive } from '../render/tui/interactive.js';
 import type { StatsPrinter } from '../render/tui/live.js';
 import type { TuiHandle } from '../render/tui/run-tui.js';
@@ -29,6 +30,8 @@ interface RedirectFlags extends ConnectionFlags {
 }
 
 export const VERSION = '0.1.0';
+
+const SPEED_NAMES: Record<string, string> = { low: 'low speed', full: 'full speed', high: 'high speed', super: 'SuperSpeed', 'super-plus': 'SuperSpeed+' };
 
 function sources(flags: RedirectFlags): DeviceSource[] {
   const speed = parseEmulatedSpeed(flags.usbSpeed);
@@ -55,7 +58,11 @@ async function redirectAction(uri: string, flags: RedirectFlags): Promise<number
   // Logs must not land on the terminal the live view owns: a --log-file, or nothing.
   const { options, log } = await sessionOptions(uri, tui && !flags.logFile ? { ...flags, logLevel: 'silent' } : flags);
   const session = new Session({ ...options, autoOpen: [] });
-  const redirector = new UsbRedirector(session, { lz4: flags.compress !== 'off', limit: { in: rate, out: rate }, log, version: VERSION });
+  // `say` is defined below; the trace only fires once the session runs.
+  const onTrace = (i: number, ev: UsbTraceEvent): void => {
+    if (ev.kind === 'device' && ev.event.kind === 'speed') say(`${describeSource(srcs[i]!)}: ${ev.event.reason}: ${SPEED_NAMES[ev.event.speed] ?? ev.event.speed} from now on`);
+  };
+  const redirector = new UsbRedirector(session, { lz4: flags.compress !== 'off', limit: { in: rate, out: rate }, log, version: VERSION, onTrace });
   const monitor = new SessionMonitor(session, {
     pingIntervalMs: 0,
     extras: () => ({
@@ -108,7 +115,11 @@ async function redirectAction(uri: string, flags: RedirectFlags): Promise<number
       });
       const abortable = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new SpiceError('ok', 'interrupted'))));
       await Promise.race([session.connect(), session.failure(), deadline, abortable]);
-      redirector.on('connected', (i: number) => say(`redirected: ${redirector.items[i]!.device.info.description} on ${redirector.items[i]!.channel.name}${redirector.items[i]!.channel.compressing ? ' (lz4)' : ''}`));
+      redirector.on('connected', (i: number) => {
+        const it = redirector.items[i]!;
+        const extras = [SPEED_NAMES[it.device.info.speed] ?? it.device.info.speed, ...(it.channel.compressing ? ['lz4'] : [])];
+        say(`redirected: ${it.device.info.description} on ${it.channel.name} (${extras.join(', ')})`);
+      });
       await Promise.race([redirector.start(srcs), session.failure(), deadline, abortable]);
       await Promise.race([ended, session.failure()]);
     } catch (e) {

@@ -58,7 +58,7 @@ describe('usb redirect: stats lines and the USB panel (QEMU guest)', () => {
     const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
     const report = lines.at(-1); // --json: the report, on one line, last
     assert.equal(report.ok, true);
-    assert.ok(report.events.some((e: string) => /^redirected: emulated USB stick .*text\.img.* on usbredir:0 \(lz4\)$/.test(e)), JSON.stringify(report.events));
+    assert.ok(report.events.some((e: string) => /^redirected: emulated USB stick .*text\.img.* on usbredir:0 \(SuperSpeed, lz4\)$/.test(e)), JSON.stringify(report.events));
     const stats = lines.filter((l) => 'channels' in l && 'uptimeMs' in l);
     assert.ok(stats.length >= 3, `${stats.length} stats lines`);
     const withUsb = stats.filter((s) => s.usb.length === 1);
@@ -119,8 +119,9 @@ describe('usb redirect: stats lines and the USB panel (QEMU guest)', () => {
       await until('spicectl to exit', () => existsSync(rc), 30_000, screen);
       assert.equal(readFileSync(rc, 'utf8').trim(), '0');
       await q.waitMark('usb-detached', 30_000, off);
-      const after = screen();
-      assert.match(after, /^redirected: emulated USB stick .* on usbredir:0 \(lz4\)$/m, 'the events, printed once the view is gone');
+      // -J: lines the 120-column pane wrapped come back whole
+      const after = tmux('capture-pane', '-p', '-J', '-t', 'usb');
+      assert.match(after, /^redirected: emulated USB stick .* on usbredir:0 \(SuperSpeed, lz4\)$/m, 'the events, printed once the view is gone');
       assert.match(after, /^usbredir:0: guest->client payload \d+ B/m);
     } finally {
       spawnSync('tmux', ['-S', sock, 'kill-server']);

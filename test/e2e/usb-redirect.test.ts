@@ -186,6 +186,9 @@ describe('usb redirect into a QEMU guest (ehci)', () => {
     const { readFileSync } = await import('node:fs');
     assert.equal(sums(readFileSync(q.serialLog, 'utf8').slice(mounted.offset), mounted.fields.dev!)['data.bin'], img.md5['data.bin']);
     r.proc.kill('SIGINT');
-    assert.equal((await r.done).code, 0);
+    const res = await r.done;
+    assert.equal(res.code, 0);
+    assert.match(res.stdout, /^redirected: emulated USB stick .* on usbredir:0 \(SuperSpeed, lz4\)$/m);
+    assert.match(res.stdout, /^disk \S+ehci\.img: the guest enumerates the device as USB 2: high speed from now on$/m);
   });
 });
