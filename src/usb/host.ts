@@ -41,6 +41,7 @@ import {
   type UsbDeviceBackend,
   type UsbDeviceInfo,
 } from './backend.js';
+import { BotSniffer } from './bot-sniffer.js';
 import { checkDevice, parseFilter, type FilterRule } from './filter.js';
 import { ALL_CAPS, capNames } from './usbredir/caps.js';
 import { UsbredirParser } from './usbredir/parser.js';
@@ -228,6 +229,9 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
     pending: 0,
   };
 
+  /** real devices: their SCSI commands, read from the traffic (emulated ones trace themselves) */
+  private sniffer: BotSniffer | null = null;
+
   constructor(opts: UsbredirHostOptions) {
     super();
     this.device = opts.device;
@@ -245,6 +249,9 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
     this.writer = new UsbredirWriter({ role: 'usb-host', caps });
     if (this.onTrace && this.device.setTraceSink) {
       this.device.setTraceSink((event) => this.trace({ kind: 'device', event }));
+    } else if (this.onTrace) {
+      // A real device says nothing about itself: read its mass-storage traffic instead.
+      this.sniffer = new BotSniffer((event) => this.trace({ kind: 'device', event }));
     }
   }
 
@@ -735,6 +742,7 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
   }
 
   private onReset(): void {
+    this.sniffer?.reset();
     this.trace({ kind: 'reset' });
     if (!this.live) return;
     this.abortAll(true);
@@ -875,11 +883,15 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
     if (!this.live) return this.resolveEntry(e, [build(failed('ioerror'))]);
     const gen = this.gen;
     const requested = p.length;
-    if (!isIn) this.stats.bulkOutBytes += p.data.length;
+    if (!isIn) {
+      this.stats.bulkOutBytes += p.data.length;
+      this.sniffer?.out(p.data);
+    }
     this.device.bulk(p.endpoint, isIn ? p.length : p.data, { signal: e.abort.signal }).then(
       (r) => {
         if (gen !== this.gen) return;
         if (isIn) this.stats.bulkInBytes += Math.min(r.data?.length ?? 0, requested);
+        if (isIn && r.status === 'success' && r.data) this.sniffer?.in(r.data);
         this.trace({ kind: 'bulk', endpoint: p.endpoint, requested, length: r.length, status: r.status });
         this.resolveEntry(e, [build(r)]);
       },
