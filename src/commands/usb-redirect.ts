@@ -7,7 +7,6 @@ import { Session } from '../session/session.js';
 import { parseRate } from '../session/limiter.js';
 import { SessionMonitor } from '../session/stats/monitor.js';
 import { UsbRedirector, describeSource, type DeviceSource } from '../usb/redirect.js';
-import type { UsbTraceEvent } from '../usb/host.js';
 import { interactive } from '../render/tui/interactive.js';
 import type { StatsPrinter } from '../render/tui/live.js';
 import type { TuiHandle } from '../render/tui/run-tui.js';
@@ -58,17 +57,6 @@ async function redirectAction(uri: string, flags: RedirectFlags): Promise<number
   // Logs must not land on the terminal the live view owns: a --log-file, or nothing.
   const { options, log } = await sessionOptions(uri, tui && !flags.logFile ? { ...flags, logLevel: 'silent' } : flags);
   const session = new Session({ ...options, autoOpen: [] });
-  // `say` is defined below; the trace only fires once the session runs.
-  const onTrace = (i: number, ev: UsbTraceEvent): void => {
-    if (ev.kind === 'device' && ev.event.kind === 'speed') say(`${describeSource(srcs[i]!)}: ${ev.event.reason}: ${SPEED_NAMES[ev.event.speed] ?? ev.event.speed} from now on`);
-  };
-  const redirector = new UsbRedirector(session, { lz4: flags.compress !== 'off', limit: { in: rate, out: rate }, log, version: VERSION, onTrace });
-  const monitor = new SessionMonitor(session, {
-    pingIntervalMs: 0,
-    extras: () => ({
-      usbDevices: new Map(redirector.items.filter(Boolean).map((it) => [it.channel.name, { device: it.device.info.description, limit: rate }])),
-    }),
-  });
   const events: string[] = [];
   let view: TuiHandle | null = null;
   const say = (s: string) => {
@@ -78,6 +66,14 @@ async function redirectAction(uri: string, flags: RedirectFlags): Promise<number
     if (flags.json || view) return;
     printLine(statsIntervalMs !== undefined ? JSON.stringify({ t: Date.now(), event: s }) : s);
   };
+  const onSpeedChange = (i: number, speed: string, reason: string): void => say(`${describeSource(srcs[i]!)}: ${reason}: ${SPEED_NAMES[speed] ?? speed} from now on`);
+  const redirector = new UsbRedirector(session, { lz4: flags.compress !== 'off', limit: { in: rate, out: rate }, log, version: VERSION, onSpeedChange });
+  const monitor = new SessionMonitor(session, {
+    pingIntervalMs: 0,
+    extras: () => ({
+      usbDevices: new Map(redirector.items.filter(Boolean).map((it) => [it.channel.name, { device: it.device.info.description, limit: rate }])),
+    }),
+  });
 
   return withSignals(async (interrupt) => {
     const quit = new AbortController();

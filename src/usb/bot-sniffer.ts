@@ -7,8 +7,7 @@
 // with the same tag. Sense data is not followed (it comes in a later REQUEST SENSE), so failed
 // commands carry no sense code.
 import type { DeviceTraceEvent } from './backend.js';
-import { CBW_LENGTH, CSW_LENGTH, CSW_SIGNATURE, parseCbw } from './emulated/bot.js';
-import { describeCdb } from './emulated/scsi.js';
+import { CBW_LENGTH, CSW_LENGTH, CSW_SIGNATURE, parseCbw, scsiCommandEvent } from './emulated/bot.js';
 
 export class BotSniffer {
   /** Commands seen and not yet answered, by tag: their opcode and LUN for the status event. */
@@ -21,22 +20,10 @@ export class BotSniffer {
     if (data.length !== CBW_LENGTH) return;
     const cbw = parseCbw(data);
     if (typeof cbw === 'string') return; // write data that happens to be 31 bytes long
-    const opcode = cbw.cdb[0]!;
-    const d = describeCdb(cbw.cdb);
     // A guest reuses tags; keep the map small if CSWs never come (device gone, reset).
     if (this.open.size > 256) this.open.clear();
-    this.open.set(cbw.tag, { opcode, lun: cbw.lun });
-    this.emit({
-      kind: 'scsi-command',
-      lun: cbw.lun,
-      tag: cbw.tag,
-      opcode,
-      name: d.name,
-      cdb: cbw.cdb,
-      dataLength: cbw.dataLength,
-      dataIn: cbw.dataIn,
-      ...(d.lba !== undefined ? { lba: d.lba, blocks: d.blocks } : {}),
-    });
+    this.open.set(cbw.tag, { opcode: cbw.cdb[0]!, lun: cbw.lun });
+    this.emit(scsiCommandEvent(cbw));
   }
 
   /** Data a bulk IN endpoint returned to the guest. */

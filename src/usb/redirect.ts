@@ -7,7 +7,7 @@ import type { Session } from '../session/session.js';
 import type { SpicevmcChannel } from '../session/channels/spicevmc.js';
 import { ChannelType } from '../session/wire/enums.js';
 import { preloadLz4 } from '../session/wire/messages/spicevmc.js';
-import type { UsbDeviceBackend } from './backend.js';
+import type { UsbDeviceBackend, UsbSpeed } from './backend.js';
 import { UsbredirHost, type UsbTraceEvent } from './host.js';
 import { openEmulatedCd, openEmulatedDisk } from './emulated/mass-storage.js';
 import type { EmulatedSpeed } from './emulated/speed.js';
@@ -21,9 +21,9 @@ export function describeSource(s: DeviceSource): string {
   return s.kind === 'device' ? `device ${s.selector}` : `${s.kind} ${s.path}`;
 }
 
-export async function openBackend(s: DeviceSource, log?: Logger): Promise<UsbDeviceBackend> {
-  if (s.kind === 'disk') return openEmulatedDisk(s.path, { readOnly: s.readOnly, speed: s.speed });
-  if (s.kind === 'cd') return openEmulatedCd(s.path, { speed: s.speed });
+export async function openBackend(s: DeviceSource, log?: Logger, onSpeedChange?: (speed: UsbSpeed, reason: string) => void): Promise<UsbDeviceBackend> {
+  if (s.kind === 'disk') return openEmulatedDisk(s.path, { readOnly: s.readOnly, speed: s.speed, onSpeedChange });
+  if (s.kind === 'cd') return openEmulatedCd(s.path, { speed: s.speed, onSpeedChange });
   const { openLibusbDevice } = (await import('./libusb-backend.js')) as unknown as {
     openLibusbDevice?: (sel: string, o: { log?: Logger }) => Promise<UsbDeviceBackend>;
   };
@@ -41,6 +41,8 @@ export interface RedirectOptions {
   onTrace?: (index: number, ev: UsbTraceEvent) => void;
   /** pause reading the main channel while devices are recognised (default true) */
   holdMain?: boolean;
+  /** an emulated device changed the speed it runs at (index of its source) */
+  onSpeedChange?: (index: number, speed: UsbSpeed, reason: string) => void;
   /** plug each device as soon as its channel is up (default true); else call host.connect() */
   autoConnect?: boolean;
 }
@@ -95,7 +97,10 @@ export class UsbRedirector extends EventEmitter {
   async start(sources: DeviceSource[]): Promise<void> {
     const devices: UsbDeviceBackend[] = [];
     try {
-      for (const s of sources) devices.push(await openBackend(s, this.opts.log));
+      for (const [i, s] of sources.entries()) {
+        const onSpeed = this.opts.onSpeedChange;
+        devices.push(await openBackend(s, this.opts.log, onSpeed && ((speed, reason) => onSpeed(i, speed, reason))));
+      }
     } catch (e) {
       await Promise.all(devices.map((d) => d.close().catch(() => {})));
       throw e;

@@ -60,6 +60,22 @@ export function parseCbw(buf: Buffer): Cbw | string {
   };
 }
 
+/** The trace event of a command (emulated devices, and real ones read by BotSniffer). */
+export function scsiCommandEvent(cbw: Cbw): Extract<DeviceTraceEvent, { kind: 'scsi-command' }> {
+  const d = describeCdb(cbw.cdb);
+  return {
+    kind: 'scsi-command',
+    lun: cbw.lun,
+    tag: cbw.tag,
+    opcode: cbw.cdb[0]!,
+    name: d.name,
+    cdb: cbw.cdb,
+    dataLength: cbw.dataLength,
+    dataIn: cbw.dataIn,
+    ...(d.lba !== undefined ? { lba: d.lba, blocks: d.blocks } : {}),
+  };
+}
+
 export function makeCbw(c: { tag: number; dataLength: number; dataIn: boolean; lun?: number; cdb: Buffer | number[] }): Buffer {
   const cdb = Buffer.from(c.cdb);
   if (cdb.length < 1 || cdb.length > 16) throw new RangeError('CDB must be 1..16 bytes');
@@ -306,18 +322,7 @@ export class BulkOnlyTransport {
     }
     const lun = this.luns[cbw.lun] ?? this.missing;
     const opcode = cbw.cdb[0]!;
-    const d = describeCdb(cbw.cdb);
-    this.trace?.({
-      kind: 'scsi-command',
-      lun: cbw.lun,
-      tag: cbw.tag,
-      opcode,
-      name: d.name,
-      cdb: cbw.cdb,
-      dataLength: cbw.dataLength,
-      dataIn: cbw.dataIn,
-      ...(d.lba !== undefined ? { lba: d.lba, blocks: d.blocks } : {}),
-    });
+    this.trace?.(scsiCommandEvent(cbw));
     let plan: ScsiPlan;
     try {
       plan = lun.command(cbw.cdb);

@@ -76,6 +76,8 @@ export interface MassStorageOptions {
   blockSize?: number;
   /** Called when the guest ejects the medium. */
   onEject?: () => void;
+  /** Called when 'auto' finds the guest enumerating the device as USB 2 (see speed.ts). */
+  onSpeedChange?: (speed: LinkSpeed, reason: string) => void;
 }
 
 /** Default ids: pid.codes test VID/PID for the stick; Red Hat's id for an emulated CD (as spice-gtk). */
@@ -111,6 +113,7 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
   /** wLength of the first device-descriptor read since the last reset (USB 2 detection) */
   private firstDescriptorRead: number | null = null;
   private readonly ids: { vendorId: number; productId: number; bcdDevice: number };
+  private readonly onSpeedChange: MassStorageOptions['onSpeedChange'];
   private readonly strings: string[];
   private config = 0;
   private trace: ((ev: DeviceTraceEvent) => void) | null = null;
@@ -179,6 +182,7 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
     this.strings = ['', manufacturer, product, serial];
 
     this.ids = { vendorId, productId, bcdDevice };
+    this.onSpeedChange = opts.onSpeedChange;
 
     const what = this.kind === 'cd' ? 'CD-ROM' : 'USB stick';
     const ro = this.kind === 'disk' && this.lun.readOnly ? ', read-only' : '';
@@ -254,7 +258,9 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
   private demoteToHighSpeed(): void {
     if (this.requestedSpeed !== 'auto' || this.link !== 'super' || this.config !== 0) return;
     this.link = 'high';
-    this.trace?.({ kind: 'speed', speed: 'high', reason: 'the guest enumerates the device as USB 2' });
+    const reason = 'the guest enumerates the device as USB 2';
+    this.trace?.({ kind: 'speed', speed: 'high', reason });
+    this.onSpeedChange?.('high', reason);
   }
 
   currentInterfaces(): InterfaceInfo[] {

@@ -89,12 +89,6 @@ export class ScsiCd extends ScsiLogicalUnit {
       case Opcode.readSubChannel:
         need(cdb, 10);
         return this.subChannel(cdb);
-      case Opcode.modeSelect6:
-        need(cdb, 6);
-        return this.discardOut(cdb[4]!);
-      case Opcode.modeSelect10:
-        need(cdb, 10);
-        return this.discardOut(cdb.readUInt16BE(7));
       default:
         return null;
     }

@@ -32,12 +32,6 @@ export class ScsiDisk extends ScsiLogicalUnit {
       case Opcode.readFormatCapacities:
         need(cdb, 10);
         return this.dataIn(this.formatCapacities(), cdb.readUInt16BE(7));
-      case Opcode.modeSelect6:
-        need(cdb, 6);
-        return this.discardOut(cdb[4]!);
-      case Opcode.modeSelect10:
-        need(cdb, 10);
-        return this.discardOut(cdb.readUInt16BE(7));
       default:
         return null;
     }

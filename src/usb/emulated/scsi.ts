@@ -358,6 +358,13 @@ export abstract class ScsiLogicalUnit {
       case Opcode.modeSense10:
         need(cdb, 10);
         return this.modeSense(cdb, true);
+      // Parameters are accepted and ignored: nothing a guest may set changes how we behave.
+      case Opcode.modeSelect6:
+        need(cdb, 6);
+        return this.discardOut(cdb[4]!);
+      case Opcode.modeSelect10:
+        need(cdb, 10);
+        return this.discardOut(cdb.readUInt16BE(7));
       default: {
         const plan = this.commandSpecific(op, cdb);
         return plan ?? this.check(SENSE.invalidOpcode);
