@@ -11,6 +11,8 @@
 //   hotplug        `spicectl bench recognition URI --cd ISO --hotplug --runs 1 --json`: the
 //                  session and its usbredir channel are up first; t0 = the plug (device_connect),
 //                  like qemu-local's attach: a stick plugged into a thin client with a live session
+//   hotplug-bot    the same with --no-uas: the CD offers Bulk-Only only (as qemu-local's usb-bot
+//                  and spice-gtk's CD do), where by default it offers UAS too at SuperSpeed
 //   remote-viewer  `remote-viewer --spice-share-cd=ISO --spice-usbredir-redirect-on-connect=
 //                  "-1,0x2b23,0xcdcd,-1,1" URI` under a private Xvfb; t0 = process start; SIGTERM
 //   qemu-local     QMP blockdev-add + device_add usb-bot + scsi-cd, t0 = qom-set attached=true
@@ -25,8 +27,8 @@
 //
 // Usage: npm run build && node --import tsx bench/recognition.ts [--runs N=5] [--slow-runs N]
 //          [--skip-slow] [--rate 30KB/s] [--payload-kib 4096] [--append 'guest.delay_use=0 guest.read=0']
-//          [--configs spicectl,bench,hotplug,remote-viewer,qemu-local] [--controller xhci|ehci]
-//          [--timeout S=60] [--slow-timeout S=180] [--out DIR] [--json FILE]
+//          [--configs spicectl,bench,hotplug,hotplug-bot,remote-viewer,qemu-local] [--controller xhci|ehci]
+//          [--timeout S=60] [--slow-timeout S=180] [--pause-ms MS=1500] [--out DIR] [--json FILE]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,7 +48,9 @@ import { parseRate } from '../src/session/limiter.js';
 
 const repo = join(import.meta.dirname, '..');
 const BIN = join(repo, 'bin/spicectl.js');
-const CONFIGS = ['spicectl', 'bench', 'hotplug', 'remote-viewer', 'qemu-local'] as const;
+const CONFIGS = ['spicectl', 'bench', 'hotplug', 'hotplug-bot', 'remote-viewer', 'qemu-local'] as const;
+type BenchConfig = 'bench' | 'hotplug' | 'hotplug-bot';
+const isBench = (c: Config): c is BenchConfig => c === 'bench' || c === 'hotplug' || c === 'hotplug-bot';
 type Config = (typeof CONFIGS)[number];
 
 const { values: a } = parseArgs({
@@ -60,6 +64,7 @@ const { values: a } = parseArgs({
     configs: { type: 'string' },
     controller: { type: 'string' },
     timeout: { type: 'string' },
+    'pause-ms': { type: 'string' },
     'slow-timeout': { type: 'string' },
     out: { type: 'string' },
     json: { type: 'string' },
@@ -69,7 +74,7 @@ const { values: a } = parseArgs({
 if (a.help) {
   process.stdout.write(`usage: node --import tsx bench/recognition.ts [--runs N=5] [--slow-runs N] [--skip-slow] [--rate 30KB/s]
   [--payload-kib 4096] [--append 'guest.delay_use=0 guest.read=0'] [--configs ${CONFIGS.join(',')}]
-  [--controller xhci|ehci] [--timeout S=60] [--slow-timeout S=180] [--out DIR] [--json FILE]
+  [--controller xhci|ehci] [--timeout S=60] [--slow-timeout S=180] [--pause-ms MS=1500] [--out DIR] [--json FILE]
 `);
   process.exit(0);
 }
@@ -88,6 +93,10 @@ const append = a.append ?? 'guest.delay_use=0 guest.read=0';
 const configs = (a.configs ?? CONFIGS.join(',')).split(',').map((s) => s.trim()).filter(Boolean) as Config[];
 for (const c of configs) if (!CONFIGS.includes(c)) throw new Error(`unknown configuration ${c} (known: ${CONFIGS.join(', ')})`);
 const timeoutMs = int(a.timeout, 60, '--timeout') * 1000;
+// Idle guest time before every run, whatever came before: a device's removal leaves the guest
+// kernel busy for a while, which would otherwise bill it to the next configuration.
+const pauseMs = a['pause-ms'] === undefined ? 1500 : Number(a['pause-ms']);
+if (!Number.isFinite(pauseMs) || pauseMs < 0) throw new Error('--pause-ms must be a number of milliseconds >= 0');
 const slowTimeoutMs = int(a['slow-timeout'], 180, '--slow-timeout') * 1000;
 const out = a.out ?? join(tmpdir(), 'spicectl-bench-recognition');
 mkdirSync(out, { recursive: true });
@@ -241,9 +250,10 @@ async function runClient(q: QemuServer, link: Run['link'], config: 'spicectl' | 
 
 /** One run of `spicectl bench recognition` (its own session, shaper and detach wait); with
  *  hotplug, timed from the plug into the session's open usbredir channel. */
-async function runBench(q: QemuServer, cmd: string[], link: Run['link'], run: number, config: 'bench' | 'hotplug' = 'bench'): Promise<Run> {
+async function runBench(q: QemuServer, cmd: string[], link: Run['link'], run: number, config: BenchConfig = 'bench'): Promise<Run> {
   const args = [...cmd, 'bench', 'recognition', `spice://127.0.0.1:${q.port}`, '--cd', iso.path, '--runs', '1',
-    ...(config === 'hotplug' ? ['--hotplug'] : []),
+    ...(config !== 'bench' ? ['--hotplug'] : []),
+    ...(config === 'hotplug-bot' ? ['--no-uas'] : []),
     '--guest-log', q.serialLog, '--ready', `MARK ${LAST}\\b`, '--no-progress', '--json',
     '--timeout', String((link === 'slow' ? slowTimeoutMs : timeoutMs) / 1000)];
   if (link === 'slow') args.push('--limit', rateText);
@@ -300,7 +310,7 @@ process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
 try {
   if (configs.includes('remote-viewer')) xvfb = await startXvfb();
   if (configs.includes('qemu-local')) events = await QmpClient.connect(q.qmpEventsSocket);
-  const cmd = configs.includes('bench') || configs.includes('hotplug') ? await benchCommand() : [];
+  const cmd = configs.some(isBench) ? await benchCommand() : [];
   const links: Run['link'][] = a['skip-slow'] ? ['free'] : ['free', 'slow'];
   for (const link of links) {
     let port = q.port;
@@ -313,8 +323,9 @@ try {
     log(`== ${link === 'free' ? 'free link' : `${rateText} link (shaper 127.0.0.1:${port})`}: ${n} run(s) of ${cfgs.join(', ')}`);
     for (let run = 1; run <= n; run++) {
       for (const config of cfgs) {
+        await sleep(pauseMs);
         const t = performance.now();
-        const r = config === 'bench' || config === 'hotplug' ? await runBench(q, cmd, link, run, config)
+        const r = isBench(config) ? await runBench(q, cmd, link, run, config)
           : config === 'qemu-local' ? await runLocal(q, events!, run)
           : await runClient(q, link, config, run, port, xvfb?.display ?? null);
         results.push(r);
@@ -345,7 +356,7 @@ for (const link of ['free', 'slow'] as const) {
     rows.push([`${c} (${all.filter((r) => r.ok).length}/${all.length})`, ...MARKS.map((m) => fmtSummary(summaryOf(link, c, m)))]);
   }
   for (const l of renderTable(rows)) say(l);
-  for (const [c, t0] of [['bench', 'run start before the TCP connect'], ['hotplug', 'the plug']] as const) {
+  for (const [c, t0] of [['bench', 'run start before the TCP connect'], ['hotplug', 'the plug'], ['hotplug-bot', 'the plug']] as const) {
     const benchRuns = results.filter((r) => r.link === link && r.config === c && r.ok && r.timeline);
     if (!benchRuns.length) continue;
     say(`  spicectl's own timeline (${c}, t0 = ${t0}):`);
@@ -359,12 +370,12 @@ const check = (label: string, r: number | null, limit: number) =>
   say(`  ${label.padEnd(50)} ${r === null ? '   -' : r.toFixed(2)}  <= ${limit.toFixed(2)}  ${r === null ? 'NO DATA' : r <= limit ? 'PASS' : 'FAIL'}`);
 say();
 say('targets (ratios of the medians of the guest\'s "mounted"):');
-for (const c of ['spicectl', 'bench', 'hotplug'] as const) {
+for (const c of ['spicectl', 'bench', 'hotplug', 'hotplug-bot'] as const) {
   if (!configs.includes(c)) continue;
   const t0 = c === 'spicectl' ? 'process start' : c === 'bench' ? 'run start' : 'plug';
   check(`free: ${c} (${t0}) / qemu-local (attach)`, ratio(med('free', c), med('free', 'qemu-local')), 1.1);
   // remote-viewer is timed from its process start: only a client timed the same way compares.
-  if (c === 'hotplug') continue;
+  if (c === 'hotplug' || c === 'hotplug-bot') continue;
   check(`free: ${c} (${t0}) / remote-viewer`, ratio(med('free', c), med('free', 'remote-viewer')), 0.85);
   if (!a['skip-slow']) check(`${rateText}: ${c} (${t0}) / remote-viewer`, ratio(med('slow', c), med('slow', 'remote-viewer')), 0.5);
 }

@@ -21,6 +21,8 @@ interface RecognitionFlags extends ConnectionFlags {
   ro?: boolean;
   cd?: string;
   usbSpeed?: string;
+  /** false with --no-uas */
+  uas?: boolean;
   device?: string;
   hotplug?: boolean;
   runs: string;
@@ -55,8 +57,8 @@ function source(flags: RecognitionFlags): DeviceSource {
   const given = [flags.disk, flags.cd, flags.device].filter((v) => v !== undefined);
   if (given.length !== 1) throw new SpiceError('usage', 'give exactly one device: --disk IMG, --cd ISO or --device vid:pid|bus-port|serial:S');
   const speed = parseEmulatedSpeed(flags.usbSpeed);
-  if (flags.disk !== undefined) return { kind: 'disk', path: flags.disk, readOnly: flags.ro, speed };
-  if (flags.cd !== undefined) return { kind: 'cd', path: flags.cd, speed };
+  if (flags.disk !== undefined) return { kind: 'disk', path: flags.disk, readOnly: flags.ro, speed, uas: flags.uas };
+  if (flags.cd !== undefined) return { kind: 'cd', path: flags.cd, speed, uas: flags.uas };
   return { kind: 'device', selector: flags.device! };
 }
 
@@ -201,6 +203,7 @@ export function registerBench(program: Command): void {
     .option('--disk <image>', 'an emulated USB stick backed by this disk image')
     .option('--ro', 'make the emulated disk read-only')
     .option('--usb-speed <speed>', 'bus speed of the emulated device: auto (SuperSpeed, high speed on a USB 2 controller), super, high or full', 'auto')
+    .option('--no-uas', 'the emulated device offers Bulk-Only transport only, not USB Attached SCSI (UAS is offered at SuperSpeed)')
     .option('--device <selector>', 'a local device: vid:pid, bus-port (1-2.3) or serial:S')
     .option('--hotplug', 'keep one session and usbredir channel open per cell and plug the device into it for every run (t0 = the plug); default: a fresh session per run (t0 = before its TCP connect)')
     .option('--runs <n>', 'runs per cell', '5')

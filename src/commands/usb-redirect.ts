@@ -18,6 +18,8 @@ interface RedirectFlags extends ConnectionFlags {
   ro?: boolean;
   cd?: string[];
   usbSpeed?: string;
+  /** false with --no-uas */
+  uas?: boolean;
   compress?: string;
   limit?: string;
   duration?: string;
@@ -35,8 +37,8 @@ const SPEED_NAMES: Record<string, string> = { low: 'low speed', full: 'full spee
 function sources(flags: RedirectFlags): DeviceSource[] {
   const speed = parseEmulatedSpeed(flags.usbSpeed);
   const out: DeviceSource[] = [
-    ...(flags.disk ?? []).map((path): DeviceSource => ({ kind: 'disk', path, readOnly: flags.ro, speed })),
-    ...(flags.cd ?? []).map((path): DeviceSource => ({ kind: 'cd', path, speed })),
+    ...(flags.disk ?? []).map((path): DeviceSource => ({ kind: 'disk', path, readOnly: flags.ro, speed, uas: flags.uas })),
+    ...(flags.cd ?? []).map((path): DeviceSource => ({ kind: 'cd', path, speed, uas: flags.uas })),
     ...(flags.device ?? []).map((selector): DeviceSource => ({ kind: 'device', selector })),
   ];
   if (!out.length) throw new SpiceError('usage', 'nothing to redirect: give --disk IMG, --cd ISO or --device vid:pid|bus-port|serial:S');
@@ -159,6 +161,7 @@ export function registerUsbRedirect(usb: Command): void {
     .option('--ro', 'make emulated disks read-only')
     .option('--cd <iso...>', 'an emulated USB CD-ROM backed by this ISO')
     .option('--usb-speed <speed>', 'bus speed of emulated devices: auto (SuperSpeed, high speed on a USB 2 controller), super, high or full', 'auto')
+    .option('--no-uas', 'emulated devices offer Bulk-Only transport only, not USB Attached SCSI (UAS is offered at SuperSpeed)')
     .option('--compress <mode>', 'lz4 (default) or off: LZ4 on the usbredir channel', 'lz4')
     .option('--limit <rate>', 'bandwidth limit per direction, e.g. 30KB/s')
     .option('--duration <seconds>', 'detach and exit after this long')

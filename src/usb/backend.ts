@@ -64,6 +64,8 @@ export interface TransferResult {
 export interface TransferOptions {
   /** Abort = cancel this transfer (usbredir cancel_data_packet, detach, reset). */
   signal?: AbortSignal;
+  /** Bulk streams (USB 3): the stream of the transfer; 0 or absent = none. */
+  streamId?: number;
 }
 
 /** The 8-byte SETUP packet of a control transfer. */
@@ -163,6 +165,12 @@ export type DeviceTraceEvent =
     }
   | { kind: 'bot-reset' }
   | { kind: 'bot-invalid-cbw'; reason: string }
+  /** UAS: a Response IU instead of a command's status (invalid IU, overlapped tag...). */
+  | { kind: 'uas-response'; tag: number; code: number; reason: string }
+  /** UAS: a task ended by task management (ABORT TASK, LOGICAL UNIT RESET...). */
+  | { kind: 'uas-abort'; tag: number }
+  /** Mass storage: the guest picked Bulk-Only or UAS (alt setting 0 or 1). */
+  | { kind: 'transport'; transport: 'bot' | 'uas' }
   | { kind: 'eject' }
   | { kind: 'speed'; speed: UsbSpeed; reason: string }
   | { kind: 'io-error'; op: 'read' | 'write' | 'sync'; message: string };
@@ -196,6 +204,12 @@ export interface UsbDeviceBackend {
 
   setConfiguration(value: number): Promise<TransferStatus>;
   setAltSetting(interfaceNumber: number, alt: number): Promise<TransferStatus>;
+  /**
+   * Optional, USB 3 bulk streams: allocate `count` streams (ids 1..count) on each endpoint, or
+   * free them. A backend without it refuses streams (the guest then cannot use them).
+   */
+  allocStreams?(endpoints: number[], count: number): Promise<TransferStatus>;
+  freeStreams?(endpoints: number[]): Promise<TransferStatus>;
   /** USB port reset. Resolves false when the device did not come back (host disconnects it). */
   reset(): Promise<boolean>;
   /** Abort every outstanding transfer (on one endpoint, or all). */

@@ -78,6 +78,7 @@ export type UsbTraceEvent = { t: number } & (
   | { kind: 'control'; setup: ControlSetup; status: TransferStatus; length: number }
   | { kind: 'set-configuration'; configuration: number; status: TransferStatus }
   | { kind: 'set-alt-setting'; interface: number; alt: number; status: TransferStatus }
+  | { kind: 'bulk-streams'; endpoints: number[]; streams: number; status: TransferStatus }
   | { kind: 'bulk'; endpoint: number; requested: number; length: number; status: TransferStatus }
   | { kind: 'reset' }
   | { kind: 'cancel'; id: bigint; found: boolean }
@@ -164,7 +165,7 @@ export interface UsbredirHostStats {
 
 interface Pending {
   id: bigint;
-  /** Queue key: endpoint address (0x00 for everything on EP0). */
+  /** Queue key: endpoint address (0x00 for everything on EP0), + 0x100 x stream id. */
   queue: number;
   abort: AbortController;
   answered: boolean;
@@ -695,10 +696,10 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
         this.log?.debug(`usbredir: iso packet for endpoint 0x${p.endpoint.toString(16)} ignored (no iso streams)`);
         return;
       case 'allocBulkStreams':
-        this.sendPacket({ type: 'bulkStreamsStatus', id: p.id, endpoints: p.endpoints, noStreams: p.noStreams, status: Status.inval });
+        this.onBulkStreams(p.id, p.endpoints, p.noStreams);
         return;
       case 'freeBulkStreams':
-        this.sendPacket({ type: 'bulkStreamsStatus', id: p.id, endpoints: p.endpoints, noStreams: 0, status: Status.success });
+        this.onBulkStreams(p.id, p.endpoints, 0);
         return;
       default:
         // The parser only yields packets a usb-guest may send; anything else is a bug here.
@@ -830,6 +831,23 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
     );
   }
 
+  /** alloc_bulk_streams (count > 0) or free_bulk_streams (count 0); QEMU drops a device that refuses. */
+  private onBulkStreams(id: bigint, mask: number, count: number): void {
+    const endpoints: number[] = [];
+    for (let i = 0; i < EP_COUNT; i++) if (mask & (1 << i)) endpoints.push(i >= 16 ? 0x80 | (i - 16) : i);
+    const reply = (status: TransferStatus): void => {
+      this.trace({ kind: 'bulk-streams', endpoints, streams: count, status });
+      this.sendPacket({ type: 'bulkStreamsStatus', id, endpoints: mask, noStreams: count, status: statusCode(status) });
+    };
+    if (!this.live) return reply('ioerror');
+    const op = count > 0 ? this.device.allocStreams?.(endpoints, count) : this.device.freeStreams?.(endpoints);
+    if (!op) return reply(count > 0 ? 'inval' : 'success');
+    op.then(reply, (err: unknown) => {
+      this.log?.warn(`usbredir: ${count > 0 ? 'alloc' : 'free'}_bulk_streams failed: ${(err as Error).message}`);
+      reply('ioerror');
+    });
+  }
+
   private onControl(p: ControlPacket): void {
     this.stats.controlRequests++;
     const setup: ControlSetup = { requestType: p.requestType, request: p.request, value: p.value, index: p.index, length: p.length };
@@ -879,7 +897,9 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
       const length = Math.min(r.length, p.length);
       return { type: 'bulkPacket', id: p.id, endpoint: p.endpoint, status: statusCode(r.status), length, streamId: p.streamId, data: EMPTY };
     };
-    const e = this.enqueue(p.id, p.endpoint, () => build(failed('cancelled')));
+    // Replies keep their order per endpoint, and per stream on a streamed endpoint (UAS
+    // completes its tags independently).
+    const e = this.enqueue(p.id, p.endpoint + p.streamId * 0x100, () => build(failed('cancelled')));
     if (!this.live) return this.resolveEntry(e, [build(failed('ioerror'))]);
     const gen = this.gen;
     const requested = p.length;
@@ -887,7 +907,7 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
       this.stats.bulkOutBytes += p.data.length;
       this.sniffer?.out(p.data);
     }
-    this.device.bulk(p.endpoint, isIn ? p.length : p.data, { signal: e.abort.signal }).then(
+    this.device.bulk(p.endpoint, isIn ? p.length : p.data, { signal: e.abort.signal, ...(p.streamId ? { streamId: p.streamId } : {}) }).then(
       (r) => {
         if (gen !== this.gen) return;
         if (isIn) this.stats.bulkInBytes += Math.min(r.data?.length ?? 0, requested);

@@ -13,8 +13,8 @@ import { openEmulatedCd, openEmulatedDisk } from './emulated/mass-storage.js';
 import type { EmulatedSpeed } from './emulated/speed.js';
 
 export type DeviceSource =
-  | { kind: 'disk'; path: string; readOnly?: boolean; speed?: EmulatedSpeed }
-  | { kind: 'cd'; path: string; speed?: EmulatedSpeed }
+  | { kind: 'disk'; path: string; readOnly?: boolean; speed?: EmulatedSpeed; uas?: boolean }
+  | { kind: 'cd'; path: string; speed?: EmulatedSpeed; uas?: boolean }
   | { kind: 'device'; selector: string };
 
 export function describeSource(s: DeviceSource): string {
@@ -22,8 +22,8 @@ export function describeSource(s: DeviceSource): string {
 }
 
 export async function openBackend(s: DeviceSource, log?: Logger, onSpeedChange?: (speed: UsbSpeed, reason: string) => void): Promise<UsbDeviceBackend> {
-  if (s.kind === 'disk') return openEmulatedDisk(s.path, { readOnly: s.readOnly, speed: s.speed, onSpeedChange });
-  if (s.kind === 'cd') return openEmulatedCd(s.path, { speed: s.speed, onSpeedChange });
+  if (s.kind === 'disk') return openEmulatedDisk(s.path, { readOnly: s.readOnly, speed: s.speed, uas: s.uas, onSpeedChange });
+  if (s.kind === 'cd') return openEmulatedCd(s.path, { speed: s.speed, uas: s.uas, onSpeedChange });
   const { openLibusbDevice } = (await import('./libusb-backend.js')) as unknown as {
     openLibusbDevice?: (sel: string, o: { log?: Logger }) => Promise<UsbDeviceBackend>;
   };

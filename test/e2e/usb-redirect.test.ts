@@ -1,6 +1,7 @@
 // spicectl usb redirect against QEMU with a real Linux guest (one TCG boot for the file):
 // emulated disk and CD seen, mounted and read byte-exact by the guest; guest writes land in
-// the image; two devices at once; a stop mid-read; LZ4 on the wire.
+// the image; two devices at once; a stop mid-read; LZ4 on the wire. At SuperSpeed the guest
+// drives the devices with USB Attached SCSI (uas), on EHCI and with --no-uas with Bulk-Only.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -56,6 +57,8 @@ describe('usb redirect into a QEMU guest (xhci)', () => {
     const attached = await q.waitMark('usb-attached', 60_000, off);
     assert.match(attached.fields.id ?? '', /^1209:0001$/);
     assert.equal(attached.fields.speed, '5000', 'SuperSpeed on the USB 3 half of the xHCI port');
+    const ready = await q.waitMark('block-ready', 60_000, off);
+    assert.equal(ready.fields.drv, 'uas', 'Linux picks USB Attached SCSI (alt setting 1, bulk streams)');
     const mounted = await q.waitMark('mounted', 60_000, off);
     const dev = mounted.fields.dev!;
     assert.equal(mounted.fields.fs, 'vfat');
@@ -77,18 +80,22 @@ describe('usb redirect into a QEMU guest (xhci)', () => {
     assert.ok(fsck.clean, fsck.output);
   });
 
-  test('an emulated CD (ISO) mounts with the right files', async () => {
+  test('an emulated CD (ISO) mounts with the right files, over UAS and with --no-uas over Bulk-Only', async () => {
     const iso = makeIso(tmp, 'cd.iso', { 'readme.txt': Buffer.from('spicectl cd\n'), 'payload.bin': randomFile(1 << 20) });
-    const off = q.serialSize();
-    const r = redirect([uri, '--cd', iso.path]);
-    const mounted = await q.waitMark('mounted', 60_000, off);
-    assert.equal(mounted.fields.fs, 'iso9660');
-    await q.waitMark('read-done', 60_000, mounted.offset);
-    const got = sums(await serialSince(mounted.offset), mounted.fields.dev!);
-    for (const [f, m] of Object.entries(iso.md5)) assert.equal(got[f], m, f);
-    r.proc.kill('SIGINT');
-    assert.equal((await r.done).code, 0);
-    await q.waitMark('usb-detached', 30_000, off);
+    for (const [flags, driver] of [[[], 'uas'], [['--no-uas'], 'usb-storage']] as const) {
+      const off = q.serialSize();
+      const r = redirect([uri, '--cd', iso.path, ...flags]);
+      const ready = await q.waitMark('block-ready', 60_000, off);
+      assert.equal(ready.fields.drv, driver, flags.join(' '));
+      const mounted = await q.waitMark('mounted', 60_000, off);
+      assert.equal(mounted.fields.fs, 'iso9660');
+      await q.waitMark('read-done', 60_000, mounted.offset);
+      const got = sums(await serialSince(mounted.offset), mounted.fields.dev!);
+      for (const [f, m] of Object.entries(iso.md5)) assert.equal(got[f], m, f);
+      r.proc.kill('SIGINT');
+      assert.equal((await r.done).code, 0);
+      await q.waitMark('usb-detached', 30_000, off);
+    }
   });
 
   test('two devices at once on two usbredir channels', async () => {
@@ -181,6 +188,7 @@ describe('usb redirect into a QEMU guest (ehci)', () => {
     const r = redirect([`spice://127.0.0.1:${q.port}`, '--disk', img.path, '--ro']);
     const attached = await q.waitMark('usb-attached', 60_000, off);
     assert.equal(attached.fields.speed, '480', 'plugged as SuperSpeed, enumerated as high speed by EHCI');
+    assert.equal((await q.waitMark('block-ready', 60_000, off)).fields.drv, 'usb-storage', 'no UAS at high speed');
     const mounted = await q.waitMark('mounted', 60_000, off);
     await q.waitMark('read-done', 60_000, mounted.offset);
     const { readFileSync } = await import('node:fs');

@@ -110,10 +110,12 @@ describe('emulated USB stick: enumeration', () => {
     const en = await g.enumerate();
     assert.equal(en.device.readUInt16LE(2), 0x0320);
     assert.equal(en.device[7], 9);
-    // configuration: 9 + interface 9 + 2 x (endpoint 7 + companion 6)
-    assert.equal(en.config.length, 44);
-    assert.equal(en.config.readUInt16LE(2), 44);
+    // configuration: 9 + Bulk-Only alt 0 (interface 9 + 2 x (endpoint 7 + companion 6)) + UAS
+    // alt 1 (interface 9 + 4 x (endpoint 7 + companion 6 + pipe usage 4))
+    assert.equal(en.config.length, 44 + 77);
+    assert.equal(en.config.readUInt16LE(2), 44 + 77);
     const parsed = parseConfigDescriptor(en.config);
+    assert.deepEqual(parsed.interfaces.map((i) => [i.altSetting, i.protocol]), [[0, 0x50], [1, 0x62]]);
     const ep = parsed.interfaces[0]!.endpoints;
     assert.deepEqual(ep.map((e) => [e.address, e.maxPacketSize]), [[0x81, 1024], [0x02, 1024]]);
     assert.deepEqual([...en.config.subarray(25, 31)], [6, 0x30, 0, 0, 0, 0]);

@@ -152,8 +152,8 @@ interface InRequest {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Answers a LUN the device does not have. */
-class MissingLun implements BotLun {
+/** Answers a LUN the device does not have (INQUIRY: no device here; anything else: LUN not supported). */
+export class MissingLun implements BotLun {
   sense: Sense | null = null;
   command(cdb: Buffer): ScsiPlan {
     if (cdb[0] === 0x12) {

@@ -42,6 +42,7 @@ import {
 } from '../backend.js';
 import { SpiceError } from '../../util/errors.js';
 import { BulkOnlyTransport } from './bot.js';
+import { UasTransport } from './uas.js';
 import { describeFsError, ImageFile } from './image-file.js';
 import { ScsiCd } from './scsi-cd.js';
 import { ScsiDisk } from './scsi-disk.js';
@@ -50,6 +51,11 @@ import { DEFAULT_EMULATED_SPEED, EMULATED_SPEEDS, type EmulatedSpeed, type LinkS
 
 export const BULK_IN_EP = 0x81;
 export const BULK_OUT_EP = 0x02;
+/** UAS pipes (alt setting 1): data in/out share the Bulk-Only endpoints' addresses. */
+export const UAS_EP = { command: 0x04, status: 0x83, dataIn: BULK_IN_EP, dataOut: BULK_OUT_EP } as const;
+/** Streams per UAS endpoint, as a SuperSpeed companion's MaxStreams exponent (2^3 = 8: queue depth 6 in
+ *  Linux; each stream costs the guest a transfer ring to set up, 32 made the probe ~10 ms slower). */
+const UAS_MAX_STREAMS_EXP = 3;
 
 export type MassStorageKind = 'disk' | 'cd';
 export type { EmulatedSpeed };
@@ -74,6 +80,8 @@ export interface MassStorageOptions {
   inquiryRevision?: string;
   /** Disk only: logical block size (default 512). */
   blockSize?: number;
+  /** Offer USB Attached SCSI (alt setting 1) beside Bulk-Only at SuperSpeed (default true). */
+  uas?: boolean;
   /** Called when the guest ejects the medium. */
   onEject?: () => void;
   /** Called when 'auto' finds the guest enumerating the device as USB 2 (see speed.ts). */
@@ -107,6 +115,8 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
   readonly kind: MassStorageKind;
   readonly lun: ScsiLogicalUnit;
   readonly bot: BulkOnlyTransport;
+  /** USB Attached SCSI on alt setting 1, offered at SuperSpeed only (null when turned off). */
+  readonly uas: UasTransport | null;
   readonly image: ImageFile;
   readonly requestedSpeed: EmulatedSpeed;
   private link: LinkSpeed;
@@ -116,6 +126,8 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
   private readonly onSpeedChange: MassStorageOptions['onSpeedChange'];
   private readonly strings: string[];
   private config = 0;
+  /** Alternate setting of interface 0: 0 Bulk-Only, 1 UAS. */
+  private alt = 0;
   private trace: ((ev: DeviceTraceEvent) => void) | null = null;
   private closed = false;
 
@@ -173,6 +185,10 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
       outEndpoint: BULK_OUT_EP,
       trace: (ev) => this.trace?.(ev),
     });
+    this.uas =
+      opts.uas === false
+        ? null
+        : new UasTransport({ luns: [this.lun], endpoints: UAS_EP, trace: (ev) => this.trace?.(ev) });
 
     const vendorId = opts.vendorId ?? d.vendorId;
     const productId = opts.productId ?? d.productId;
@@ -233,7 +249,7 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
   }
 
   configDescriptor(index: number): Buffer | undefined {
-    return index === 0 ? configDescriptor(this.link, DescriptorType.configuration) : undefined;
+    return index === 0 ? configDescriptor(this.link, DescriptorType.configuration, this.offersUas) : undefined;
   }
 
   /**
@@ -263,12 +279,22 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
     this.onSpeedChange?.('high', reason);
   }
 
+  /** UAS is offered at SuperSpeed, where it runs over bulk streams (USB 2 UAS is not emulated). */
+  get offersUas(): boolean {
+    return this.uas !== null && this.link === 'super';
+  }
+
+  /** The transport the guest chose: 'uas' once it selected alt setting 1. */
+  get transport(): 'bot' | 'uas' {
+    return this.alt === 1 ? 'uas' : 'bot';
+  }
+
   currentInterfaces(): InterfaceInfo[] {
-    return interfacesAt(parseConfigDescriptor(this.configDescriptor(0)!));
+    return interfacesAt(parseConfigDescriptor(this.configDescriptor(0)!), () => this.alt);
   }
 
   altSetting(interfaceNumber: number): number | undefined {
-    return interfaceNumber === 0 ? 0 : undefined;
+    return interfaceNumber === 0 ? this.alt : undefined;
   }
 
   setTraceSink(sink: ((ev: DeviceTraceEvent) => void) | null): void {
@@ -300,7 +326,7 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
           if (recipient === 2) {
             const ep = setup.index & 0xff;
             if (!this.knownEndpoint(ep)) return failed('stall');
-            return reply(Buffer.from([this.bot.isHalted(ep) ? 1 : 0, 0]));
+            return reply(Buffer.from([this.alt === 0 && this.bot.isHalted(ep) ? 1 : 0, 0]));
           }
           break;
         }
@@ -312,7 +338,7 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
             // ENDPOINT_HALT
             const ep = setup.index & 0xff;
             if (!this.knownEndpoint(ep)) return failed('stall');
-            if ((ep & 0x0f) !== 0) {
+            if ((ep & 0x0f) !== 0 && this.alt === 0) {
               if (set) this.bot.setHalt(ep);
               else this.bot.clearHalt(ep);
             }
@@ -340,7 +366,7 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
           if (!isIn && recipient === 0) return (await this.setConfiguration(setup.value & 0xff)) === 'success' ? ok() : failed('stall');
           break;
         case StandardRequest.getInterface:
-          if (isIn && recipient === 1 && this.config !== 0 && (setup.index & 0xff) === 0) return reply(Buffer.from([0]));
+          if (isIn && recipient === 1 && this.config !== 0 && (setup.index & 0xff) === 0) return reply(Buffer.from([this.alt]));
           break;
         case StandardRequest.setInterface:
           if (!isIn && recipient === 1) return (await this.setAltSetting(setup.index & 0xff, setup.value & 0xff)) === 'success' ? ok() : failed('stall');
@@ -364,7 +390,8 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
   }
 
   private knownEndpoint(ep: number): boolean {
-    return ep === 0x00 || ep === 0x80 || ep === BULK_IN_EP || ep === BULK_OUT_EP;
+    if (ep === 0x00 || ep === 0x80 || ep === BULK_IN_EP || ep === BULK_OUT_EP) return true;
+    return this.alt === 1 && (ep === UAS_EP.command || ep === UAS_EP.status);
   }
 
   /** A descriptor by type and index, or undefined (-> stall). */
@@ -402,6 +429,7 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
 
   async bulk(endpoint: number, lengthOrData: number | Buffer, opts?: TransferOptions): Promise<TransferResult> {
     if (this.closed) return failed('ioerror');
+    if (this.alt === 1 && this.uas) return this.uas.bulk(endpoint, lengthOrData, opts);
     if (endpoint === BULK_IN_EP && typeof lengthOrData === 'number') return this.bot.bulkIn(lengthOrData, opts);
     if (endpoint === BULK_OUT_EP && Buffer.isBuffer(lengthOrData)) return this.bot.bulkOut(lengthOrData, opts);
     return failed('stall');
@@ -414,41 +442,61 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
   async setConfiguration(value: number): Promise<TransferStatus> {
     if (value !== 0 && value !== 1) return 'stall';
     this.config = value;
-    this.bot.usbReset(); // a configuration change resets the endpoints' halt state and the transport
+    this.resetTransports(); // a configuration change resets the endpoints' halt state and the transport
     return 'success';
   }
 
   async setAltSetting(interfaceNumber: number, alt: number): Promise<TransferStatus> {
-    if (interfaceNumber !== 0 || alt !== 0) return 'stall';
-    this.bot.clearHalt(BULK_IN_EP);
-    this.bot.clearHalt(BULK_OUT_EP);
+    if (interfaceNumber !== 0 || (alt !== 0 && !(alt === 1 && this.offersUas))) return 'stall';
+    this.resetTransports();
+    this.alt = alt;
+    this.trace?.({ kind: 'transport', transport: this.transport });
     return 'success';
+  }
+
+  /** Streams for UAS's status and data pipes (the guest asks for them after selecting alt 1). */
+  async allocStreams(endpoints: number[], count: number): Promise<TransferStatus> {
+    const streamed: number[] = [UAS_EP.status, UAS_EP.dataIn, UAS_EP.dataOut];
+    if (this.alt !== 1 || !this.uas || !endpoints.length || !endpoints.every((e) => streamed.includes(e))) return 'inval';
+    return this.uas.allocStreams(Math.min(count, 1 << UAS_MAX_STREAMS_EXP)) ? 'success' : 'inval';
+  }
+
+  async freeStreams(): Promise<TransferStatus> {
+    this.uas?.freeStreams();
+    return 'success';
+  }
+
+  private resetTransports(): void {
+    this.alt = 0;
+    this.bot.usbReset();
+    this.uas?.reset();
   }
 
   plugged(): void {
     this.link = this.pluggedSpeed();
     this.firstDescriptorRead = null;
     this.config = 0;
-    this.bot.usbReset();
+    this.resetTransports();
     this.lun.powerOn();
   }
 
   async reset(): Promise<boolean> {
     this.noticeReset();
-    this.bot.usbReset();
+    this.resetTransports();
     this.config = 0;
     return !this.closed;
   }
 
   cancelAll(): void {
     this.bot.cancelAll();
+    this.uas?.cancelAll();
   }
 
   /** Flush (fsync) and close the image. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.bot.cancelAll();
+    this.cancelAll();
     await this.image.close();
   }
 }
@@ -459,19 +507,36 @@ function bcdUsbOf(speed: LinkSpeed): number {
   return speed === 'super' ? 0x0320 : 0x0200;
 }
 
+/** UAS pipe usage descriptor type and pipe ids. */
+const PIPE_USAGE = 0x24;
+const Pipe = { command: 1, status: 2, dataIn: 3, dataOut: 4 } as const;
+
 /**
- * Configuration descriptor set: configuration, interface 08/06/50, bulk IN 0x81, bulk OUT 0x02
- * (at SuperSpeed each endpoint followed by its companion: no bursts, no streams).
+ * Configuration descriptor set: configuration, interface 0 alt 0 08/06/50 (Bulk-Only) with bulk
+ * IN 0x81 and bulk OUT 0x02; with `uas`, alt 1 08/06/62 (UAS) with its four pipes, each endpoint
+ * followed by its companion and a pipe usage descriptor (UAS's order). At SuperSpeed every
+ * endpoint has a companion: no bursts; 2^3 streams on UAS's status and data pipes.
  */
-function configDescriptor(speed: LinkSpeed, type: number): Buffer {
+function configDescriptor(speed: LinkSpeed, type: number, uas = false): Buffer {
   const mp = BULK_MAX_PACKET[speed];
-  const companion = speed === 'super' ? [6, DescriptorType.ssEndpointCompanion, 0, 0, 0, 0] : [];
-  const endpoint = (address: number) => [7, DescriptorType.endpoint, address, 0x02, mp & 0xff, mp >> 8, 0, ...companion];
+  const companion = (streamsExp: number) => (speed === 'super' ? [6, DescriptorType.ssEndpointCompanion, 0, streamsExp, 0, 0] : []);
+  const endpoint = (address: number, streamsExp = 0) => [7, DescriptorType.endpoint, address, 0x02, mp & 0xff, mp >> 8, 0, ...companion(streamsExp)];
+  const pipe = (address: number, id: number, streamsExp: number) => [...endpoint(address, streamsExp), 4, PIPE_USAGE, id, 0];
   const body = [
     // interface 0 alt 0, 2 endpoints, mass storage / SCSI transparent / Bulk-Only
     9, DescriptorType.interface, 0, 0, 2, 0x08, 0x06, 0x50, 0,
     ...endpoint(BULK_IN_EP),
     ...endpoint(BULK_OUT_EP),
+    ...(uas
+      ? [
+          // interface 0 alt 1, 4 endpoints, mass storage / SCSI transparent / UAS
+          9, DescriptorType.interface, 0, 1, 4, 0x08, 0x06, 0x62, 0,
+          ...pipe(UAS_EP.command, Pipe.command, 0),
+          ...pipe(UAS_EP.status, Pipe.status, UAS_MAX_STREAMS_EXP),
+          ...pipe(UAS_EP.dataIn, Pipe.dataIn, UAS_MAX_STREAMS_EXP),
+          ...pipe(UAS_EP.dataOut, Pipe.dataOut, UAS_MAX_STREAMS_EXP),
+        ]
+      : []),
   ];
   const total = 9 + body.length;
   // configuration: 1 interface, value 1, bus powered; bMaxPower in 8 mA units at SuperSpeed
