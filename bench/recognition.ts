@@ -28,7 +28,8 @@
 // Usage: npm run build && node --import tsx bench/recognition.ts [--runs N=5] [--slow-runs N]
 //          [--skip-slow] [--rate 30KB/s] [--payload-kib 4096] [--append 'guest.delay_use=0 guest.read=0']
 //          [--configs spicectl,bench,hotplug,hotplug-bot,remote-viewer,qemu-local] [--controller xhci|ehci]
-//          [--timeout S=60] [--slow-timeout S=180] [--pause-ms MS=1500] [--out DIR] [--json FILE]
+//          [--timeout S=60] [--slow-timeout S=180] [--pause-ms MS=1500] [--order interleaved|blocks]
+//          [--out DIR] [--json FILE]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,6 +66,7 @@ const { values: a } = parseArgs({
     controller: { type: 'string' },
     timeout: { type: 'string' },
     'pause-ms': { type: 'string' },
+    order: { type: 'string' },
     'slow-timeout': { type: 'string' },
     out: { type: 'string' },
     json: { type: 'string' },
@@ -74,7 +76,7 @@ const { values: a } = parseArgs({
 if (a.help) {
   process.stdout.write(`usage: node --import tsx bench/recognition.ts [--runs N=5] [--slow-runs N] [--skip-slow] [--rate 30KB/s]
   [--payload-kib 4096] [--append 'guest.delay_use=0 guest.read=0'] [--configs ${CONFIGS.join(',')}]
-  [--controller xhci|ehci] [--timeout S=60] [--slow-timeout S=180] [--pause-ms MS=1500] [--out DIR] [--json FILE]
+  [--controller xhci|ehci] [--timeout S=60] [--slow-timeout S=180] [--pause-ms MS=1500] [--order interleaved|blocks] [--out DIR] [--json FILE]
 `);
   process.exit(0);
 }
@@ -97,6 +99,11 @@ const timeoutMs = int(a.timeout, 60, '--timeout') * 1000;
 // kernel busy for a while, which would otherwise bill it to the next configuration.
 const pauseMs = a['pause-ms'] === undefined ? 1500 : Number(a['pause-ms']);
 if (!Number.isFinite(pauseMs) || pauseMs < 0) throw new Error('--pause-ms must be a number of milliseconds >= 0');
+// interleaved (default) spreads slow drifts over every configuration; blocks keeps each
+// configuration's runs together (a device's removal changes how fast the guest handles the next
+// different device: see bench/README.md).
+const order = a.order ?? 'interleaved';
+if (order !== 'interleaved' && order !== 'blocks') throw new Error('--order must be interleaved or blocks');
 const slowTimeoutMs = int(a['slow-timeout'], 180, '--slow-timeout') * 1000;
 const out = a.out ?? join(tmpdir(), 'spicectl-bench-recognition');
 mkdirSync(out, { recursive: true });
@@ -321,17 +328,19 @@ try {
     const n = link === 'slow' ? slowRuns : runs;
     const cfgs = configs.filter((c) => link === 'free' || c !== 'qemu-local');
     log(`== ${link === 'free' ? 'free link' : `${rateText} link (shaper 127.0.0.1:${port})`}: ${n} run(s) of ${cfgs.join(', ')}`);
-    for (let run = 1; run <= n; run++) {
-      for (const config of cfgs) {
-        await sleep(pauseMs);
-        const t = performance.now();
-        const r = isBench(config) ? await runBench(q, cmd, link, run, config)
-          : config === 'qemu-local' ? await runLocal(q, events!, run)
-          : await runClient(q, link, config, run, port, xvfb?.display ?? null);
-        results.push(r);
-        const ms = (m: string) => (r.marks[m] === undefined ? '-' : (r.marks[m]! / 1000).toFixed(3));
-        log(`  ${link} ${config.padEnd(13)} #${run} ${r.ok ? 'ok ' : 'FAIL'} ${MARKS.map((m) => `${m}=${ms(m)}`).join(' ')}${r.error ? ` (${r.error})` : ''} [${((performance.now() - t) / 1000).toFixed(1)} s]`);
-      }
+    // interleaved: run 1 of every configuration, run 2, ...; blocks: every run of one, then the next
+    const schedule = order === 'blocks'
+      ? cfgs.flatMap((config) => Array.from({ length: n }, (_, i) => ({ run: i + 1, config })))
+      : Array.from({ length: n }, (_, i) => cfgs.map((config) => ({ run: i + 1, config }))).flat();
+    for (const { run, config } of schedule) {
+      await sleep(pauseMs);
+      const t = performance.now();
+      const r = isBench(config) ? await runBench(q, cmd, link, run, config)
+        : config === 'qemu-local' ? await runLocal(q, events!, run)
+        : await runClient(q, link, config, run, port, xvfb?.display ?? null);
+      results.push(r);
+      const ms = (m: string) => (r.marks[m] === undefined ? '-' : (r.marks[m]! / 1000).toFixed(3));
+      log(`  ${link} ${config.padEnd(13)} #${run} ${r.ok ? 'ok ' : 'FAIL'} ${MARKS.map((m) => `${m}=${ms(m)}`).join(' ')}${r.error ? ` (${r.error})` : ''} [${((performance.now() - t) / 1000).toFixed(1)} s]`);
     }
     if (shaper) log(`  shaper: ${JSON.stringify(shaper.counters)}`);
   }

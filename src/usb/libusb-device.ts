@@ -24,6 +24,9 @@
 // babble, CANCELLED -> cancelled, NO_DEVICE -> ioerror and a 'gone' event, anything else ->
 // ioerror. (A call that fails at once carries LIBUSB_ERROR_* (< 0), a completed transfer its
 // LIBUSB_TRANSFER_* status (> 0); both are mapped.)
+//
+// Bulk streams: not in the package either, so UAS alternate settings are hidden from the guest
+// (hide-uas.ts): a UAS drive is driven with Bulk-Only.
 
 import { EventEmitter } from 'node:events';
 import { SpiceError } from '../util/errors.js';
@@ -46,6 +49,7 @@ import {
   type UsbDeviceInfo,
   type UsbSpeed,
 } from './backend.js';
+import { hideUasAltSettings } from './hide-uas.js';
 import type { HostLog } from './host.js';
 import type {
   LibusbConfigDescriptorLike,
@@ -327,8 +331,9 @@ export class LibusbDevice extends EventEmitter<LibusbDeviceEvents> implements Us
     this.raw = raw;
     this.log = opts.log;
     this.deviceDescriptor = deviceDescriptor;
-    this.configs = configs;
-    this.parsed = configs.map((c) => {
+    // The guest never sees UAS alternate settings: it would ask for bulk streams (hide-uas.ts).
+    this.configs = configs.map(hideUasAltSettings);
+    this.parsed = this.configs.map((c) => {
       try {
         return parseConfigDescriptor(c);
       } catch (e) {
@@ -439,6 +444,11 @@ export class LibusbDevice extends EventEmitter<LibusbDeviceEvents> implements Us
     const type = (setup.requestType >> 5) & 3;
     const recipient = setup.requestType & 0x1f;
     const isIn = (setup.requestType & 0x80) !== 0;
+    if (type === 0 && isIn && recipient === 0 && setup.request === StandardRequest.getDescriptor && setup.value >> 8 === DescriptorType.configuration) {
+      // Answered from the cached set, which hides UAS alternate settings.
+      const cfg = this.configs[setup.value & 0xff];
+      if (cfg) return dataIn(cfg.subarray(0, Math.min(cfg.length, setup.length)));
+    }
     if (type === 0 && !isIn) {
       // State-changing standard requests go through libusb, so the kernel and libusb know.
       if (recipient === 0 && setup.request === StandardRequest.setConfiguration) {

@@ -3,7 +3,7 @@
 // trip over usbredir instead of Bulk-Only's three (CBW, data, CSW), and several commands can be
 // in flight at once. Sense data comes back in the status (no REQUEST SENSE round).
 //
-// Pipes (alt setting 1 of the mass-storage interface, docs/protocol-digest.md §10.4):
+// Pipes (alt setting 1 of the mass-storage interface; T10 UAS-2 and the USB UASP 1.0 spec):
 //   command (bulk OUT, no streams)  Command IU / Task Management IU
 //   status  (bulk IN, streams)      Sense IU / Response IU, on the stream named by the IU's tag
 //   data-in (bulk IN, streams), data-out (bulk OUT, streams): the command's data, stream = tag
