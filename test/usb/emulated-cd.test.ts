@@ -43,8 +43,8 @@ describe('emulated CD-ROM', () => {
     const inq = await g.scsi(cdb.inquiry(96), { dataIn: 96 });
     assert.equal(inq.data[0], 0x05);
     assert.equal(inq.data[1], 0x80);
-    // SCSI-2, like USB CD drives: Linux then skips eight VPD INQUIRY round trips
-    assert.equal(inq.data[2], 0x02);
+    // SPC, below SPC-2: Linux then skips eight VPD INQUIRY round trips
+    assert.equal(inq.data[2], 0x03);
     assert.equal((await g.scsi(cdb.tur())).csw!.status, 0);
     const cap = await g.scsi(cdb.readCapacity10(), { dataIn: 8 });
     const blocks = isoBytes.length / 2048;

@@ -14,11 +14,12 @@ import { modePage, need, Opcode, ScsiLogicalUnit, SENSE, type LogicalUnitOptions
 export type ScsiCdOptions = Omit<LogicalUnitOptions, 'pdt' | 'blockSize' | 'readOnly' | 'removable'>;
 
 /**
- * The drive claims SCSI-2, as most USB CD drives (ATAPI behind a bridge) do. Linux asks a unit
- * that claims SPC-2 or later for its VPD pages: eight more INQUIRY round trips through the
- * usbredir channel before the drive is usable, for pages nothing reads on a CD.
+ * The drive claims SPC (version 3), below SPC-2: Linux asks a unit that claims SPC-2 or later for
+ * its VPD pages (eight more INQUIRY round trips through the usbredir channel for pages nothing
+ * reads on a CD). Not SCSI-2: over UAS Linux would then probe LUN 1 with an INQUIRY and a
+ * throwaway SCSI device; an SPC unit gets one REPORT LUNS instead (Bulk-Only sends neither).
  */
-const CD_INQUIRY_VERSION = 0x02;
+const CD_INQUIRY_VERSION = 0x03;
 
 const PROFILE_CD_ROM = 0x0008;
 const PROFILE_DVD_ROM = 0x0010;
