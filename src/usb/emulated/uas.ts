@@ -206,8 +206,8 @@ export class UasTransport {
     this.gen++;
     for (const s of this.streams.values()) {
       if (s.task) s.task.aborted = true;
-      for (const r of [...s.status, ...s.dataIn]) this.finishIn(r, failed('cancelled'));
-      for (const r of s.dataOut) this.finishOut(r, failed('cancelled'));
+      for (const r of [...s.status, ...s.dataIn]) this.finish(r, failed('cancelled'));
+      for (const r of s.dataOut) this.finish(r, failed('cancelled'));
     }
     this.streams.clear();
   }
@@ -228,13 +228,13 @@ export class UasTransport {
       if (endpoint === this.ep.dataOut) {
         if (!Buffer.isBuffer(lengthOrData)) return resolve(failed('stall'));
         const req: OutRequest = { data: lengthOrData, resolve, signal: opts.signal };
-        this.watchAbort(req, s.dataOut, () => this.finishOut(req, failed('cancelled')));
+        this.watchAbort(req, s.dataOut, () => this.finish(req, failed('cancelled')));
         s.dataOut.push(req);
       } else {
         if (typeof lengthOrData !== 'number') return resolve(failed('stall'));
         const req: InRequest = { length: lengthOrData, resolve, signal: opts.signal };
         const queue = endpoint === this.ep.status ? s.status : s.dataIn;
-        this.watchAbort(req, queue, () => this.finishIn(req, failed('cancelled')));
+        this.watchAbort(req, queue, () => this.finish(req, failed('cancelled')));
         queue.push(req);
       }
       this.pump(stream);
@@ -259,12 +259,8 @@ export class UasTransport {
     req.signal.addEventListener('abort', req.onAbort, { once: true });
   }
 
-  private finishIn(req: InRequest, r: TransferResult): void {
-    if (req.signal && req.onAbort) req.signal.removeEventListener('abort', req.onAbort);
-    req.resolve(r);
-  }
-
-  private finishOut(req: OutRequest, r: TransferResult): void {
+  /** Answer a request (IN or OUT) and stop watching its cancellation. */
+  private finish(req: InRequest | OutRequest, r: TransferResult): void {
     if (req.signal && req.onAbort) req.signal.removeEventListener('abort', req.onAbort);
     req.resolve(r);
   }
@@ -323,8 +319,8 @@ export class UasTransport {
     t.aborted = true;
     const s = this.stream(t.tag);
     s.task = null;
-    for (const r of s.dataIn.splice(0)) this.finishIn(r, failed('cancelled'));
-    for (const r of s.dataOut.splice(0)) this.finishOut(r, failed('cancelled'));
+    for (const r of s.dataIn.splice(0)) this.finish(r, failed('cancelled'));
+    for (const r of s.dataOut.splice(0)) this.finish(r, failed('cancelled'));
     this.trace?.({ kind: 'uas-abort', tag: t.tag });
   }
 
@@ -350,7 +346,7 @@ export class UasTransport {
   private pump(tag: number): void {
     const s = this.streams.get(tag);
     if (!s) return;
-    while (s.iu.length && s.status.length) this.finishIn(s.status.shift()!, dataIn(s.iu.shift()!));
+    while (s.iu.length && s.status.length) this.finish(s.status.shift()!, dataIn(s.iu.shift()!));
     const t = s.task;
     if (!t || t.busy || t.done >= t.bytes) return;
     if (t.plan.dir === 'in' && s.dataIn.length) this.serveIn(t, s.dataIn.shift()!);
@@ -363,7 +359,7 @@ export class UasTransport {
       t.done += d.length;
       // A short answer (or a failed read) ends the data phase.
       if (d.length < req.length || d.length < n) t.done = t.bytes;
-      this.finishIn(req, dataIn(d));
+      this.finish(req, dataIn(d));
       if (t.done >= t.bytes) this.finishTask(t);
       else this.pump(t.tag);
     };
@@ -378,7 +374,7 @@ export class UasTransport {
       },
     ).then((d) => {
       t.busy = false;
-      if (g !== this.gen || t.aborted) return this.finishIn(req, failed('cancelled'));
+      if (g !== this.gen || t.aborted) return this.finish(req, failed('cancelled'));
       if (d.length < n) t.ioFailed = true;
       deliver(d);
     });
@@ -389,11 +385,11 @@ export class UasTransport {
     const g = this.gen;
     const accepted = (): void => {
       t.busy = false;
-      if (g !== this.gen || t.aborted) return this.finishOut(req, failed('cancelled'));
+      if (g !== this.gen || t.aborted) return this.finish(req, failed('cancelled'));
       t.done += useful.length;
       // Less than the command needs in one request is fine (more may follow); nothing useful ends it.
       if (useful.length === 0) t.done = t.bytes;
-      this.finishOut(req, dataOut(req.data.length));
+      this.finish(req, dataOut(req.data.length));
       if (t.done >= t.bytes) this.finishTask(t);
       else this.pump(t.tag);
     };
@@ -420,8 +416,8 @@ export class UasTransport {
         const s = this.stream(t.tag);
         s.task = null;
         // Requests that came before the Command IU belong to this command: end them.
-        for (const r of s.dataIn.splice(0)) this.finishIn(r, dataIn(EMPTY));
-        for (const r of s.dataOut.splice(0)) this.finishOut(r, dataOut(r.data.length));
+        for (const r of s.dataIn.splice(0)) this.finish(r, dataIn(EMPTY));
+        for (const r of s.dataOut.splice(0)) this.finish(r, dataOut(r.data.length));
         this.commands++;
         const residue = Math.max(0, t.bytes - t.done);
         this.trace?.({
