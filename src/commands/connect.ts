@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { SpiceError, type ErrorCode } from '../util/errors.js';
 import { printError, printJson, printLine } from '../util/output.js';
 import { SessionAudio, WavSource } from '../audio/session-audio.js';
@@ -155,8 +154,8 @@ export async function connectAction(uri: string, flags: ConnectFlags): Promise<n
     monitor.stop();
     session.close();
     if (stats) {
-      // The last line carries the totals: let the last bytes in flight be counted first.
-      await sleep(100);
+      // The last line carries the totals: every byte the server sent until it closed is counted.
+      await session.whenClosed();
       stats.stop(true);
     }
     // With stats lines, stdout stays NDJSON: the report (--json) on one line, no summary.

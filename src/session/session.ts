@@ -290,4 +290,12 @@ export class Session extends EventEmitter {
     this.closing = true;
     for (const ch of this.channels) ch.close();
   }
+
+  /** Resolves once every channel's socket is closed, or after `ms`. */
+  async whenClosed(ms = 1000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    await Promise.race([Promise.all(this.channels.map((ch) => ch.whenClosed())), late]);
+    clearTimeout(timer);
+  }
 }

@@ -224,6 +224,11 @@ export abstract class Channel extends EventEmitter {
     this.conn?.close();
   }
 
+  /** Resolves once the channel's socket is closed (at once when it has none). */
+  whenClosed(): Promise<void> {
+    return this.conn?.whenClosed() ?? Promise.resolve();
+  }
+
   private onSocketClosed(): void {
     if (this.state !== 'ready') return;
     const why = this.disconnectReason !== null ? ` (${LinkError[this.disconnectReason] ?? this.disconnectReason})` : '';

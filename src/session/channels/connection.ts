@@ -52,6 +52,8 @@ export class Connection {
 
   private accept(chunk: Buffer): void {
     this.stats.in.add(chunk.length);
+    // After our close the server may still be sending: counted (the totals match the wire), not handled.
+    if (this.closedByUs) return;
     if (this.framer) return this.deliver(chunk);
     this.q.push(chunk);
     this.wake();
@@ -181,9 +183,16 @@ export class Connection {
     if (this.inTimer) clearTimeout(this.inTimer);
     // Queued writes still go out (a device_disconnect must reach the server) before the end.
     for (const q of this.outQueue.splice(0)) this.stats.out.add(q.buf.length, q.messages), this.socket.write(q.buf);
+    // Half-close: the server closes its side when it reads our end, and what it sent until then
+    // is still read (and counted); a server that never does is cut off after a second.
     this.socket.end();
-    this.socket.destroySoon?.();
     setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  /** Resolves once the socket is closed (both ways). */
+  whenClosed(): Promise<void> {
+    if (this.socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => this.socket.once('close', () => resolve()));
   }
 
   get isEnded(): boolean {
