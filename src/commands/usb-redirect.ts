@@ -69,7 +69,14 @@ async function redirectAction(uri: string, flags: RedirectFlags): Promise<number
     printLine(statsIntervalMs !== undefined ? JSON.stringify({ t: Date.now(), event: s }) : s);
   };
   const onSpeedChange = (i: number, speed: string, reason: string): void => say(`${describeSource(srcs[i]!)}: ${reason}: ${SPEED_NAMES[speed] ?? speed} from now on`);
-  const redirector = new UsbRedirector(session, { lz4: flags.compress !== 'off', limit: { in: rate, out: rate }, log, version: VERSION, onSpeedChange });
+  // Said once per device: a guest switches again after every port reset.
+  const onUas = new Set<number>();
+  const onTransport = (i: number, transport: 'bot' | 'uas'): void => {
+    if (transport !== 'uas' || onUas.has(i)) return;
+    onUas.add(i);
+    say(`${describeSource(srcs[i]!)}: the guest drives it with USB Attached SCSI (UAS)`);
+  };
+  const redirector = new UsbRedirector(session, { lz4: flags.compress !== 'off', limit: { in: rate, out: rate }, log, version: VERSION, onSpeedChange, onTransport });
   const monitor = new SessionMonitor(session, {
     pingIntervalMs: 0,
     extras: () => ({

@@ -21,9 +21,16 @@ export function describeSource(s: DeviceSource): string {
   return s.kind === 'device' ? `device ${s.selector}` : `${s.kind} ${s.path}`;
 }
 
-export async function openBackend(s: DeviceSource, log?: Logger, onSpeedChange?: (speed: UsbSpeed, reason: string) => void): Promise<UsbDeviceBackend> {
-  if (s.kind === 'disk') return openEmulatedDisk(s.path, { readOnly: s.readOnly, speed: s.speed, uas: s.uas, onSpeedChange });
-  if (s.kind === 'cd') return openEmulatedCd(s.path, { speed: s.speed, uas: s.uas, onSpeedChange });
+/** What an emulated device tells about itself while it runs. */
+export interface DeviceHooks {
+  onSpeedChange?: (speed: UsbSpeed, reason: string) => void;
+  /** the guest picked the mass-storage transport (Bulk-Only or UAS) */
+  onTransport?: (transport: 'bot' | 'uas') => void;
+}
+
+export async function openBackend(s: DeviceSource, log?: Logger, hooks: DeviceHooks = {}): Promise<UsbDeviceBackend> {
+  if (s.kind === 'disk') return openEmulatedDisk(s.path, { readOnly: s.readOnly, speed: s.speed, uas: s.uas, ...hooks });
+  if (s.kind === 'cd') return openEmulatedCd(s.path, { speed: s.speed, uas: s.uas, ...hooks });
   const { openLibusbDevice } = (await import('./libusb-backend.js')) as unknown as {
     openLibusbDevice?: (sel: string, o: { log?: Logger }) => Promise<UsbDeviceBackend>;
   };
@@ -43,6 +50,8 @@ export interface RedirectOptions {
   holdMain?: boolean;
   /** an emulated device changed the speed it runs at (index of its source) */
   onSpeedChange?: (index: number, speed: UsbSpeed, reason: string) => void;
+  /** an emulated mass-storage device's transport, as the guest chose it (index of its source) */
+  onTransport?: (index: number, transport: 'bot' | 'uas') => void;
   /** plug each device as soon as its channel is up (default true); else call host.connect() */
   autoConnect?: boolean;
 }
@@ -98,8 +107,11 @@ export class UsbRedirector extends EventEmitter {
     const devices: UsbDeviceBackend[] = [];
     try {
       for (const [i, s] of sources.entries()) {
-        const onSpeed = this.opts.onSpeedChange;
-        devices.push(await openBackend(s, this.opts.log, onSpeed && ((speed, reason) => onSpeed(i, speed, reason))));
+        const { onSpeedChange: onSpeed, onTransport: onTr } = this.opts;
+        devices.push(await openBackend(s, this.opts.log, {
+          onSpeedChange: onSpeed && ((speed, reason) => onSpeed(i, speed, reason)),
+          onTransport: onTr && ((t) => onTr(i, t)),
+        }));
       }
     } catch (e) {
       await Promise.all(devices.map((d) => d.close().catch(() => {})));

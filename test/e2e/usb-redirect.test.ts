@@ -93,7 +93,11 @@ describe('usb redirect into a QEMU guest (xhci)', () => {
       const got = sums(await serialSince(mounted.offset), mounted.fields.dev!);
       for (const [f, m] of Object.entries(iso.md5)) assert.equal(got[f], m, f);
       r.proc.kill('SIGINT');
-      assert.equal((await r.done).code, 0);
+      const res = await r.done;
+      assert.equal(res.code, 0);
+      const said = /^cd \S+cd\.iso: the guest drives it with USB Attached SCSI \(UAS\)$/m;
+      if (driver === 'uas') assert.match(res.stdout, said);
+      else assert.doesNotMatch(res.stdout, said);
       await q.waitMark('usb-detached', 30_000, off);
     }
   });

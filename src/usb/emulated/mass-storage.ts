@@ -86,6 +86,8 @@ export interface MassStorageOptions {
   onEject?: () => void;
   /** Called when 'auto' finds the guest enumerating the device as USB 2 (see speed.ts). */
   onSpeedChange?: (speed: LinkSpeed, reason: string) => void;
+  /** Called when the guest selects Bulk-Only (alt setting 0) or UAS (alt setting 1). */
+  onTransport?: (transport: 'bot' | 'uas') => void;
 }
 
 /** Default ids: pid.codes test VID/PID for the stick; Red Hat's id for an emulated CD (as spice-gtk). */
@@ -124,6 +126,7 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
   private firstDescriptorRead: number | null = null;
   private readonly ids: { vendorId: number; productId: number; bcdDevice: number };
   private readonly onSpeedChange: MassStorageOptions['onSpeedChange'];
+  private readonly onTransport: MassStorageOptions['onTransport'];
   private readonly strings: string[];
   private config = 0;
   /** Alternate setting of interface 0: 0 Bulk-Only, 1 UAS. */
@@ -199,6 +202,7 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
 
     this.ids = { vendorId, productId, bcdDevice };
     this.onSpeedChange = opts.onSpeedChange;
+    this.onTransport = opts.onTransport;
 
     const what = this.kind === 'cd' ? 'CD-ROM' : 'USB stick';
     const ro = this.kind === 'disk' && this.lun.readOnly ? ', read-only' : '';
@@ -451,6 +455,7 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
     this.resetTransports();
     this.alt = alt;
     this.trace?.({ kind: 'transport', transport: this.transport });
+    this.onTransport?.(this.transport);
     return 'success';
   }
 
