@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SpiceError } from '../util/errors.js';
+import { readStdin } from '../util/stdin.js';
 import { printJson, printLine } from '../util/output.js';
 import type { Logger } from '../util/log.js';
 import { Session } from '../session/session.js';
@@ -101,11 +102,6 @@ interface SetFlags extends AgentCommandFlags {
   duration?: string;
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 export async function clipboardSetAction(uri: string, text: string | undefined, flags: SetFlags): Promise<number> {
   const selection = parseSelection(flags.selection);
@@ -125,7 +121,7 @@ export async function clipboardSetAction(uri: string, text: string | undefined, 
     }
     items = [{ type: imageTypeFor(flags.image, data), data }];
   } else {
-    textValue = text === undefined || text === '-' ? await readStdin() : readTextArg(text, 'TEXT');
+    textValue = text === undefined || text === '-' ? (await readStdin()).toString('utf8') : readTextArg(text, 'TEXT');
     items = [];
   }
   return withSignals(async (signal) => {

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { closeSync, fchmodSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { SpiceError } from '../util/errors.js';
+import { readStdin } from '../util/stdin.js';
 import { printError, printJson, printLine } from '../util/output.js';
 import { resolvePassword } from '../util/secrets.js';
 import { parseSpiceUri } from '../session/uri.js';
@@ -166,11 +167,6 @@ interface FileReport {
   findings: VvFinding[];
 }
 
-async function readStdin(): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 /** Lint one file ("-" = stdin); unreadable files are reported as an error finding. */
 export async function checkFile(file: string, opts: { now?: Date | number } = {}): Promise<FileReport> {

@@ -12,6 +12,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync, unlinkSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { SpiceError } from '../util/errors.js';
+import { readStdin } from '../util/stdin.js';
 import { parseFilter } from '../usb/filter.js';
 import {
   escapeString,
@@ -708,16 +709,8 @@ export interface LoadVvOptions {
   now?: Date | number;
 }
 
-async function readAllStdin(): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of process.stdin) {
-    chunks.push(c as Buffer);
-    n += (c as Buffer).length;
-    if (n > MAX_VV_BYTES) throw new SpiceError('input', '-: more than 1 MiB on standard input: this is not a connection file');
-  }
-  return Buffer.concat(chunks);
-}
+const readAllStdin = (): Promise<Buffer> =>
+  readStdin({ bytes: MAX_VV_BYTES, error: () => new SpiceError('input', '-: more than 1 MiB on standard input: this is not a connection file') });
 
 /**
  * Read a .vv file (or stdin for "-") for `spicectl connect`: everything a Session needs.

@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { SpiceError } from './errors.js';
+import { readStdin } from './stdin.js';
 
 export interface PasswordSources {
   passwordFile?: string;
@@ -9,11 +10,6 @@ export interface PasswordSources {
   inline?: string;
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 const chomp = (s: string) => s.replace(/\r?\n$/, '');
 
@@ -36,7 +32,7 @@ export async function resolvePassword(src: PasswordSources, env = process.env): 
     if (v === undefined) throw new SpiceError('usage', `--password-env ${src.passwordEnv}: that environment variable is not set`);
     return v;
   }
-  if (src.passwordStdin) return chomp(await readStdin());
+  if (src.passwordStdin) return chomp((await readStdin()).toString('utf8'));
   if (env.SPICE_PASSWORD !== undefined) return env.SPICE_PASSWORD;
   return src.inline;
 }

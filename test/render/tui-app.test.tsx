@@ -12,21 +12,12 @@ import { createSixelOverlay, placeSixel } from '../../src/render/tui/sixel-overl
 import { fakeSnapshot } from '../../src/render/tui/fake-snapshot.js';
 import type { TuiLayout } from '../../src/render/tui/layout.js';
 import type { SessionSnapshot } from '../../src/session/stats/snapshot.js';
+import { until } from './tui-helpers.js';
 
 afterEach(() => cleanup());
 
 const strip = (s: string | undefined) => (s ?? '').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
 
-/** Polls `f` until it returns something truthy; fails after `ms`. */
-async function until<T>(what: string, f: () => T, ms = 5000): Promise<NonNullable<T>> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Frame text once it satisfies `pred`. */
 const frameWhere = (lastFrame: () => string | undefined, what: string, pred: (f: string) => boolean) =>

@@ -1,7 +1,6 @@
 // Pure parts of the live view: formatting, sparklines, rate history, layout, the stats line.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import {
   SPARK_CHARS, cutAnsi, emptyHistory, formatBytes, formatDuration, formatLimit, formatMs, formatRate, formatRatio, isSixel, pushHistory, sparkline,
 } from '../../src/render/tui/format.js';
@@ -9,6 +8,7 @@ import { MIN_DISPLAY_COLS, MIN_DISPLAY_ROWS, computeLayout } from '../../src/ren
 import { formatStatsLine } from '../../src/render/tui/stats-line.js';
 import { fakeSnapshot } from '../../src/render/tui/fake-snapshot.js';
 import type { SessionSnapshot } from '../../src/session/stats/snapshot.js';
+import { assertNoInkImports } from './tui-helpers.js';
 
 test('bytes, rates, ratios, durations are short and human-readable', () => {
   assert.equal(formatBytes(0), '0 B');
@@ -147,21 +147,6 @@ test('stats line: one line of JSON with the numbers the live view shows', () => 
 
 test('the stats line and the pure helpers do not load Ink or React', () => {
   // Follow stats-line.ts's local imports: none of them may import ink or react.
-  const seen = new Set<string>();
-  const visit = (url: URL) => {
-    if (seen.has(url.href)) return;
-    seen.add(url.href);
-    const src = readFileSync(url, 'utf8');
-    for (const m of src.matchAll(/^\s*import\s+(type\s+)?[^'"]*['"]([^'"]+)['"]/gm)) {
-      const spec = m[2]!;
-      if (m[1]) continue; // type-only imports vanish at run time
-      assert.ok(!/^(ink|react)(\/|$)/.test(spec), `${url.pathname} imports ${spec}`);
-      if (spec.startsWith('.')) visit(new URL(spec.replace(/\.js$/, '.ts'), url));
-    }
-  };
-  visit(new URL('../../src/render/tui/stats-line.ts', import.meta.url));
-  visit(new URL('../../src/render/tui/format.ts', import.meta.url));
-  visit(new URL('../../src/render/tui/layout.ts', import.meta.url));
-  visit(new URL('../../src/render/tui/sixel-overlay.ts', import.meta.url));
+  const seen = assertNoInkImports(['stats-line.ts', 'format.ts', 'layout.ts', 'sixel-overlay.ts'].map((f) => new URL(`../../src/render/tui/${f}`, import.meta.url)));
   assert.ok(seen.size >= 4);
 });

@@ -17,16 +17,8 @@ import { fakeSnapshot } from '../../src/render/tui/fake-snapshot.js';
 import { Surface } from '../../src/render/surface.js';
 import { renderAnsi } from '../../src/render/outputs/ansi.js';
 import { renderSixel } from '../../src/render/outputs/sixel.js';
+import { assertNoInkImports, until } from './tui-helpers.js';
 
-async function until<T>(what: string, f: () => T, ms = 5000): Promise<NonNullable<T>> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 // Replies seen from xterm 379 started as `xterm -ti vt340 -geometry 200x60` (allowWindowOps off:
 // no CSI 16 t answer) and from tmux 3.3.
@@ -237,18 +229,6 @@ test('live view choice: a TTY outside CI (Ink\'s own CI rule)', () => {
 });
 
 test('live.ts and what it imports statically do not load Ink or React (off a TTY they are never loaded)', () => {
-  const seen = new Set<string>();
-  const visit = (url: URL) => {
-    if (seen.has(url.href)) return;
-    seen.add(url.href);
-    const src = readFileSync(url, 'utf8');
-    for (const m of src.matchAll(/^\s*import\s+(type\s+)?[^'"]*['"]([^'"]+)['"]/gm)) {
-      const spec = m[2]!;
-      if (m[1]) continue;
-      assert.ok(!/^(ink|react)(\/|$)/.test(spec), `${url.pathname} imports ${spec}`);
-      if (spec.startsWith('.')) visit(new URL(spec.replace(/\.js$/, '.ts'), url));
-    }
-  };
-  visit(new URL('../../src/render/tui/live.ts', import.meta.url));
+  const seen = assertNoInkImports([new URL('../../src/render/tui/live.ts', import.meta.url)]);
   assert.ok([...seen].some((u) => u.endsWith('display-renderer.ts')));
 });

@@ -494,7 +494,7 @@ export class EmulatedMassStorage implements UsbDeviceBackend {
 
   cancelAll(): void {
     this.bot.cancelAll();
-    this.uas?.cancelAll();
+    this.uas?.reset();
   }
 
   /** Flush (fsync) and close the image. */

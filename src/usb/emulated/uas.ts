@@ -180,11 +180,6 @@ export class UasTransport {
     this.trace = trace;
   }
 
-  /** Streams the guest allocated on the status and data pipes (0 = none yet). */
-  get streamsAllocated(): number {
-    return this.streamCount;
-  }
-
   /** For tests and logs: tags with a command in progress. */
   get activeTags(): number[] {
     return [...this.streams.entries()].filter(([, s]) => s.task).map(([t]) => t);
@@ -210,10 +205,6 @@ export class UasTransport {
       for (const r of s.dataOut) this.finish(r, failed('cancelled'));
     }
     this.streams.clear();
-  }
-
-  cancelAll(): void {
-    this.reset();
   }
 
   bulk(endpoint: number, lengthOrData: number | Buffer, opts: TransferOptions = {}): Promise<TransferResult> {
@@ -358,7 +349,7 @@ export class UasTransport {
     const deliver = (d: Buffer): void => {
       t.done += d.length;
       // A short answer (or a failed read) ends the data phase.
-      if (d.length < req.length || d.length < n) t.done = t.bytes;
+      if (d.length < req.length) t.done = t.bytes;
       this.finish(req, dataIn(d));
       if (t.done >= t.bytes) this.finishTask(t);
       else this.pump(t.tag);
@@ -368,10 +359,7 @@ export class UasTransport {
     const g = this.gen;
     t.plan.read!(t.done, n).then(
       (buf) => (buf.length > n ? buf.subarray(0, n) : buf),
-      () => {
-        t.ioFailed = true;
-        return EMPTY;
-      },
+      () => EMPTY, // the LU set the sense; the short answer below marks the failure
     ).then((d) => {
       t.busy = false;
       if (g !== this.gen || t.aborted) return this.finish(req, failed('cancelled'));
