@@ -29,7 +29,7 @@
 //          [--skip-slow] [--rate 30KB/s] [--payload-kib 4096] [--append 'guest.delay_use=0 guest.read=0']
 //          [--configs spicectl,bench,hotplug,hotplug-bot,remote-viewer,qemu-local] [--controller xhci|ehci]
 //          [--timeout S=60] [--slow-timeout S=180] [--pause-ms MS=1500] [--order interleaved|blocks]
-//          [--out DIR] [--json FILE]
+//          [--qemu-trace 'usb_xhci_*,scsi_req_parsed'] [--out DIR] [--json FILE]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,6 +67,7 @@ const { values: a } = parseArgs({
     timeout: { type: 'string' },
     'pause-ms': { type: 'string' },
     order: { type: 'string' },
+    'qemu-trace': { type: 'string' },
     'slow-timeout': { type: 'string' },
     out: { type: 'string' },
     json: { type: 'string' },
@@ -76,7 +77,8 @@ const { values: a } = parseArgs({
 if (a.help) {
   process.stdout.write(`usage: node --import tsx bench/recognition.ts [--runs N=5] [--slow-runs N] [--skip-slow] [--rate 30KB/s]
   [--payload-kib 4096] [--append 'guest.delay_use=0 guest.read=0'] [--configs ${CONFIGS.join(',')}]
-  [--controller xhci|ehci] [--timeout S=60] [--slow-timeout S=180] [--pause-ms MS=1500] [--order interleaved|blocks] [--out DIR] [--json FILE]
+  [--controller xhci|ehci] [--timeout S=60] [--slow-timeout S=180] [--pause-ms MS=1500] [--order interleaved|blocks]
+  [--qemu-trace EVENT,...] [--out DIR] [--json FILE]
 `);
   process.exit(0);
 }
@@ -104,6 +106,9 @@ if (!Number.isFinite(pauseMs) || pauseMs < 0) throw new Error('--pause-ms must b
 // different device: see bench/README.md).
 const order = a.order ?? 'interleaved';
 if (order !== 'interleaved' && order !== 'blocks') throw new Error('--order must be interleaved or blocks');
+// QEMU trace events (patterns as in -trace help), logged with host timestamps to OUT/qemu-trace.log:
+// the controller's and device's view of each enumeration, for QEMU-local and redirected alike.
+const qemuTrace = (a['qemu-trace'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 const slowTimeoutMs = int(a['slow-timeout'], 180, '--slow-timeout') * 1000;
 const out = a.out ?? join(tmpdir(), 'spicectl-bench-recognition');
 mkdirSync(out, { recursive: true });
@@ -302,7 +307,11 @@ async function runLocal(q: QemuServer, events: QmpClient, run: number): Promise<
 }
 
 // ---- the experiment
-const q = await startQemu({ usbredir: 1, append, controller: (a.controller as 'xhci' | 'ehci' | undefined) ?? 'xhci' });
+const traceArgs = qemuTrace.length
+  ? [...qemuTrace.flatMap((e) => ['-trace', `enable=${e}`]), '-D', join(out, 'qemu-trace.log'), '-msg', 'timestamp=on']
+  : [];
+const q = await startQemu({ usbredir: 1, append, controller: (a.controller as 'xhci' | 'ehci' | undefined) ?? 'xhci', extraArgs: traceArgs });
+if (qemuTrace.length) log(`QEMU trace: ${join(out, 'qemu-trace.log')}`);
 log(`QEMU on 127.0.0.1:${q.port}, boot ${((q.bootMs ?? 0) / 1000).toFixed(1)} s, append '${append}', state ${q.stateDir}`);
 let xvfb: { display: string; proc: Spawned } | null = null;
 let shaper: LinkShaper | null = null;
