@@ -59,6 +59,7 @@ import {
   type UsbredirPacket,
 } from './usbredir/proto.js';
 import { UsbredirWriter } from './usbredir/writer.js';
+import { Outbox } from './usbredir/outbox.js';
 
 /** Minimal logger (pino's Logger fits). */
 export interface HostLog {
@@ -194,7 +195,8 @@ const EP_TYPE_CODE = { control: EpType.control, iso: EpType.iso, bulk: EpType.bu
 
 export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
   readonly device: UsbDeviceBackend;
-  private readonly sendFn: (buf: Buffer) => void;
+  /** Packets of one event-loop turn leave as one channel write. */
+  private readonly outbox: Outbox;
   private readonly log: HostLog | undefined;
   private readonly onTrace: ((ev: UsbTraceEvent) => void) | undefined;
   private readonly now: () => number;
@@ -236,7 +238,8 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
   constructor(opts: UsbredirHostOptions) {
     super();
     this.device = opts.device;
-    this.sendFn = opts.send;
+    this.outbox = new Outbox(opts.send, (e) =>
+      this.fail(new SpiceError('disconnected', `usbredir: cannot write to the channel: ${(e as Error).message}`, { cause: e })));
     this.log = opts.log;
     this.onTrace = opts.onTrace;
     this.now = opts.now ?? (() => performance.now());
@@ -374,6 +377,7 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
     if (!this.closing) {
       this.closing = (async () => {
         if (this.st === 'connected' || this.detaching) await this.detach();
+        this.outbox.flush();
         this.shutdown();
         this.setState('closed');
         await this.device.close();
@@ -392,6 +396,7 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
   }
 
   private shutdown(): void {
+    this.outbox.discard();
     this.clearFilterTimer();
     this.abortAll(false);
     this.device.cancelAll();
@@ -417,19 +422,13 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
 
   private sendRaw(buf: Buffer): void {
     this.stats.bytesOut += buf.length;
-    this.sendFn(buf);
+    this.outbox.push(buf);
   }
 
   private sendPacket(p: UsbredirPacket): void {
     if (this.st === 'closed' || this.st === 'failed') return;
-    const parts = this.writer.encodeParts(p);
     this.stats.packetsOut++;
-    try {
-      if (parts.length === 1 || parts[1]!.length <= 16384) this.sendRaw(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
-      else for (const part of parts) this.sendRaw(part);
-    } catch (e) {
-      this.fail(new SpiceError('disconnected', `usbredir: cannot write to the channel: ${(e as Error).message}`, { cause: e }));
-    }
+    for (const part of this.writer.encodeParts(p)) this.sendRaw(part);
   }
 
   // ---- connection -------------------------------------------------------------------------

@@ -9,14 +9,16 @@ import { Cap, type UsbredirPacket } from '../../src/usb/usbredir/proto.js';
 import { ProtocolError } from '../../src/util/errors.js';
 import { FakeGuest, harness, ScriptedDevice, tick } from './fake-guest.js';
 
-/** A host whose output is parsed synchronously by a fake guest (no pipe). */
+/** A host whose output is parsed by a fake guest (no pipe) once the host's turn is over. */
 function direct(caps = [...ALL_CAPS], filterWaitMs = 0) {
   const dev = new ScriptedDevice();
   const out: Buffer[] = [];
   const host = new UsbredirHost({ device: dev, send: (b) => out.push(b), version: '1.2.3', filterWaitMs });
   const fromGuest: Buffer[] = [];
   const guest = new FakeGuest({ send: (b) => fromGuest.push(b), caps });
-  const pump = (): UsbredirPacket[] => {
+  // The host coalesces a turn's packets and writes them at the end of the turn (setImmediate).
+  const pump = async (): Promise<UsbredirPacket[]> => {
+    await new Promise((r) => setImmediate(r));
     const before = guest.received.length;
     for (const b of out.splice(0)) guest.feed(b);
     return guest.received.slice(before);
@@ -31,13 +33,13 @@ function direct(caps = [...ALL_CAPS], filterWaitMs = 0) {
 }
 
 describe('UsbredirHost handshake', () => {
-  it('sends only its hello until the peer hello, then interface_info, ep_info, device_connect', () => {
+  it('sends only its hello until the peer hello, then interface_info, ep_info, device_connect', async () => {
     const t = direct();
     const connected: string[] = [];
     t.host.on('connected', (c) => connected.push(c.peerVersion));
     t.host.start();
     t.host.connect(); // too early: nothing but the hello may go out
-    const first = t.pump();
+    const first = await t.pump();
     assert.deepEqual(first.map((p) => p.type), ['hello']);
     const hello = first[0] as Extract<UsbredirPacket, { type: 'hello' }>;
     assert.equal(hello.version, 'spicectl 1.2.3');
@@ -46,7 +48,7 @@ describe('UsbredirHost handshake', () => {
 
     t.guest.start();
     t.toHost(true); // the guest's hello, one byte at a time
-    const next = t.pump();
+    const next = await t.pump();
     assert.deepEqual(next.map((p) => p.type), ['interfaceInfo', 'epInfo', 'deviceConnect']);
     assert.equal(t.guest.parser.headerSize, 16, '64-bit ids');
     const ii = t.guest.interfaceInfo!;

@@ -36,8 +36,11 @@ export interface WireContext {
 }
 
 /** usbredir's own name for a type (snake_case), for messages. */
+const WIRE_NAMES = new Map<PacketTypeName, string>();
 export function wireName(type: PacketTypeName): string {
-  return type.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  let name = WIRE_NAMES.get(type);
+  if (name === undefined) WIRE_NAMES.set(type, (name = type.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)));
+  return name;
 }
 
 function shared(ctx: WireContext, cap: number): boolean {
