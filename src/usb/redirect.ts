@@ -10,6 +10,7 @@ import { preloadLz4 } from '../session/wire/messages/spicevmc.js';
 import type { UsbDeviceBackend, UsbSpeed } from './backend.js';
 import { UsbredirHost, type UsbTraceEvent } from './host.js';
 import { openEmulatedCd, openEmulatedDisk } from './emulated/mass-storage.js';
+import { warmUpRequestPath } from './warm-up.js';
 import type { EmulatedSpeed } from './emulated/speed.js';
 
 export type DeviceSource =
@@ -54,6 +55,9 @@ export interface RedirectOptions {
   onTransport?: (index: number, transport: 'bot' | 'uas') => void;
   /** plug each device as soon as its channel is up (default true); else call host.connect() */
   autoConnect?: boolean;
+  /** run a scratch copy of an emulated device through a probe while the guest debounces its
+   *  port, so V8 has compiled the request path before the real requests (default true) */
+  warmUp?: boolean;
 }
 
 export interface Redirection {
@@ -178,8 +182,13 @@ export class UsbRedirector extends EventEmitter {
       if (s === 'failed' || s === 'closed') host.channelClosed();
     });
     host.on('connected', (info) => {
-      // The guest needs >100 ms before its first request: load LZ4 now, not mid-recognition.
+      // The guest needs >100 ms before its first request: load LZ4 and run the request path
+      // once now, not mid-recognition.
       if (channel.compressing) setImmediate(preloadLz4);
+      if (source.kind !== 'device' && (this.opts.warmUp ?? true)) {
+        const scratch = { ...source, readOnly: true };
+        setImmediate(() => void warmUpRequestPath(source.kind, () => openBackend(scratch), () => host.stats.controlRequests > 0, !!this.opts.onTrace));
+      }
       item.connected = true;
       this.emit('connected', index, info);
     });
