@@ -39,6 +39,9 @@ export async function openBackend(s: DeviceSource, log?: Logger, hooks: DeviceHo
   return openLibusbDevice(s.selector, { log });
 }
 
+/** Device kinds whose request path this process has warmed up (V8 keeps what it compiled). */
+const warmed = new Set<'disk' | 'cd'>();
+
 export interface RedirectOptions {
   lz4: boolean;
   limit?: { in: number | null; out: number | null };
@@ -185,7 +188,8 @@ export class UsbRedirector extends EventEmitter {
       // The guest needs >100 ms before its first request: load LZ4 and run the request path
       // once now, not mid-recognition.
       if (channel.compressing) setImmediate(preloadLz4);
-      if (source.kind !== 'device' && (this.opts.warmUp ?? true)) {
+      if (source.kind !== 'device' && (this.opts.warmUp ?? true) && !warmed.has(source.kind)) {
+        warmed.add(source.kind);
         const scratch = { ...source, readOnly: true };
         setImmediate(() => void warmUpRequestPath(source.kind, () => openBackend(scratch), () => host.stats.controlRequests > 0, !!this.opts.onTrace));
       }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { openEmulatedCd, openEmulatedDisk } from '../../src/usb/emulated/mass-storage.js';
-import { warmUpRequestPath } from '../../src/usb/warm-up.js';
+import { WARM_UP_ROUNDS as R, warmUpRequestPath } from '../../src/usb/warm-up.js';
 import { makeFatImage, makeIso, patternBytes, tempDir } from './fake-guest.js';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -27,20 +27,21 @@ after(() => tmp.cleanup());
 describe('warmUpRequestPath', () => {
   it('runs a CD through enumeration and the probe over UAS and Bulk-Only, every command GOOD', async () => {
     const r = await warmUpRequestPath('cd', () => openEmulatedCd(iso), () => false, true);
-    // 7 descriptor reads, SET_CONFIGURATION, streams, 12 UAS commands, free, alt 0, GET MAX LUN, 12 BOT commands
-    assert.deepEqual(r, { steps: 36, good: 24 });
+    // per round: 7 descriptor reads, SET_CONFIGURATION, streams, 12 UAS commands, free, alt 0,
+    // GET MAX LUN, 12 BOT commands
+    assert.deepEqual(r, { steps: 36 * R, good: 24 * R });
   });
 
   it('runs a disk read-only and leaves its image as it was', async () => {
     const before = md5(fat);
     const r = await warmUpRequestPath('disk', () => openEmulatedDisk(fat, { readOnly: true }), () => false);
-    assert.deepEqual(r, { steps: 26, good: 14 });
+    assert.deepEqual(r, { steps: 26 * R, good: 14 * R });
     assert.equal(md5(fat), before);
   });
 
   it('uses Bulk-Only alone where the device offers no UAS (high speed)', async () => {
     const r = await warmUpRequestPath('disk', () => openEmulatedDisk(fat, { readOnly: true, speed: 'high' }), () => false);
-    assert.deepEqual(r, { steps: 16, good: 7 });
+    assert.deepEqual(r, { steps: 16 * R, good: 7 * R });
   });
 
   it('stops as soon as it is told to', async () => {

@@ -2,8 +2,9 @@
 // the replies to a burst of guest requests (a UAS command's command, data and status pipes; the
 // control transfers QEMU forwards together) cross the SPICE channel as one message: one syscall
 // here, one read and one chardev write in spice-server, one pass of QEMU's usbredir parser and
-// one wake-up of the guest instead of one per packet. The flush runs in the same loop iteration
-// (setImmediate comes right after the I/O callbacks that produced the packets), so nothing waits.
+// one wake-up of the guest instead of one per packet. The flush is a process.nextTick: replies
+// come from promise continuations, and a tick queued there runs as soon as the microtask queue
+// is empty, i.e. after the last reply of the burst and before the event loop moves on.
 
 /** Pending bytes above which the outbox is written at once rather than at the end of the turn. */
 export const OUTBOX_FLUSH_BYTES = 64 * 1024;
@@ -28,7 +29,7 @@ export class Outbox {
     if (this.bytes >= OUTBOX_FLUSH_BYTES) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => {
+      process.nextTick(() => {
         this.scheduled = false;
         this.flush();
       });
