@@ -4,6 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { compressSync } from 'lz4-napi';
 import { decodeCompressedData, encodeCompressedData } from '../../src/session/wire/messages/spicevmc.js';
 import { ProtocolError } from '../../src/util/errors.js';
+import { SpicevmcChannel } from '../../src/session/channels/spicevmc.js';
+import type { ChannelHost } from '../../src/session/channels/channel.js';
+import { ChannelType, MsgSpicevmc } from '../../src/session/wire/enums.js';
 
 test('LZ4 compressed data round trip; small or incompressible payloads stay plain', () => {
   const fat = Buffer.alloc(64 * 1024);
@@ -39,4 +42,30 @@ test('hostile compressed data is refused cleanly', () => {
   for (let n = 5; n < good.length; n++) assert.throws(() => decodeCompressedData(good.subarray(0, n)), ProtocolError, `cut at ${n}`);
   const garbage = Buffer.concat([Buffer.from([1, 0, 16, 0, 0]), randomBytes(200)]);
   assert.throws(() => decodeCompressedData(garbage), ProtocolError);
+});
+
+test('data that arrives before anyone reads the channel is held, in order, for the first reader', async () => {
+  const warnings: unknown[] = [];
+  const log = { warn: (...a: unknown[]) => warnings.push(a), debug: () => {}, info: () => {}, error: () => {} };
+  const host = { log, connectionId: () => 1, password: () => ({ value: '', given: false }), openSocket: () => Promise.reject(new Error('no')) };
+  const ch = new SpicevmcChannel(host as unknown as ChannelHost, ChannelType.usbredir, 1, false);
+  const deliver = (s: string | Buffer) => (ch as unknown as { onMessage(t: number, b: Buffer): void }).onMessage(MsgSpicevmc.data, Buffer.from(s));
+  deliver('hello ');
+  deliver('world');
+  const got: string[] = [];
+  ch.on('data', (d: Buffer) => got.push(String(d)));
+  deliver('!'); // after the reader attached, before the held data reached it: stays in order
+  assert.deepEqual(got, []);
+  await Promise.resolve();
+  assert.deepEqual(got, ['hello ', 'world', '!']);
+  deliver('live');
+  assert.deepEqual(got.at(-1), 'live', 'with a reader and nothing held, data goes straight through');
+
+  // A channel nobody reads holds at most 1 MiB.
+  const idle = new SpicevmcChannel(host as unknown as ChannelHost, ChannelType.usbredir, 2, false);
+  const push = (b: Buffer) => (idle as unknown as { onMessage(t: number, b: Buffer): void }).onMessage(MsgSpicevmc.data, b);
+  push(Buffer.alloc(1 << 20));
+  assert.equal(warnings.length, 0);
+  push(Buffer.alloc(1));
+  assert.equal(warnings.length, 1);
 });

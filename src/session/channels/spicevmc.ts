@@ -21,6 +21,9 @@ export class PayloadStats {
   }
 }
 
+/** What a channel holds for a reader that has not attached yet (a peer's hello is ~80 bytes). */
+const MAX_UNHEARD = 1 << 20;
+
 /**
  * A spicevmc channel (usbredir, port, webdav): an unframed byte stream in DATA messages,
  * optionally LZ4-compressed both ways. Emits 'data' (Buffer) with the payload.
@@ -28,8 +31,23 @@ export class PayloadStats {
 export class SpicevmcChannel extends Channel {
   readonly payload = new PayloadStats();
 
+  /** Payload that arrived before anyone listened for 'data' (e.g. the peer's hello on a channel
+   *  opened ahead of its user): kept in order and handed to the first listener. */
+  private unheard: Buffer[] = [];
+  private unheardBytes = 0;
+
   constructor(host: ChannelHost, type: number, id: number, private readonly lz4: boolean, t0?: number) {
     super(host, type, id, t0);
+    this.on('newListener', (event) => {
+      if (event !== 'data' || !this.unheard.length) return;
+      // 'newListener' fires before the listener is added: deliver right after.
+      queueMicrotask(() => {
+        const held = this.unheard;
+        this.unheard = [];
+        this.unheardBytes = 0;
+        for (const d of held) this.emit('data', d);
+      });
+    });
   }
 
   channelCaps(): number[] {
@@ -53,7 +71,9 @@ export class SpicevmcChannel extends Channel {
     }
     this.payload.bodyIn += body.length;
     this.payload.payloadIn += data.length;
-    this.emit('data', data);
+    if (this.listenerCount('data') > 0 && !this.unheard.length) this.emit('data', data);
+    else if ((this.unheardBytes += data.length) <= MAX_UNHEARD) this.unheard.push(data);
+    else this.host.log.warn({ channel: this.name, bytes: data.length }, 'spicevmc: data with no reader dropped');
   }
 
   /** Channel-specific messages (e.g. PORT_INIT); ignored here. */
