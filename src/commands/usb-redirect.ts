@@ -102,6 +102,8 @@ async function redirectAction(uri: string, flags: RedirectFlags): Promise<number
     });
     ended.catch(() => {});
     try {
+      // Images first: a bad one is reported before any connection, reachable server or not.
+      await redirector.prepare(srcs);
       if (tui) {
         const { openLiveView } = await import('../render/tui/live.js');
         view = await openLiveView({

@@ -109,19 +109,50 @@ export class UsbRedirector extends EventEmitter {
     timer.unref();
   }
 
+  /** Emulated devices opened by prepare(), by source index, not yet handed to start(). */
+  private prepared = new Map<number, UsbDeviceBackend>();
+
+  /**
+   * Opens the images of the emulated devices now, before any connection: a missing, unreadable
+   * or empty image fails at once, whether or not the server can be reached. start() uses them.
+   * Real devices are opened by start(), once the session is up (opening one takes it from its
+   * kernel driver).
+   */
+  async prepare(sources: DeviceSource[]): Promise<void> {
+    try {
+      for (const [i, s] of sources.entries()) if (s.kind !== 'device' && !this.prepared.has(i)) this.prepared.set(i, await this.open(i, s));
+    } catch (e) {
+      await this.closePrepared();
+      throw e;
+    }
+  }
+
+  private open(i: number, s: DeviceSource): Promise<UsbDeviceBackend> {
+    const { onSpeedChange: onSpeed, onTransport: onTr } = this.opts;
+    return openBackend(s, this.opts.log, {
+      onSpeedChange: onSpeed && ((speed, reason) => onSpeed(i, speed, reason)),
+      onTransport: onTr && ((t) => onTr(i, t)),
+    });
+  }
+
+  private async closePrepared(): Promise<void> {
+    const left = [...this.prepared.values()];
+    this.prepared.clear();
+    await Promise.all(left.map((d) => d.close().catch(() => {})));
+  }
+
   /** Opens every backend first (a bad image fails before anything reaches the guest), then the channels. */
   async start(sources: DeviceSource[]): Promise<void> {
     const devices: UsbDeviceBackend[] = [];
     try {
       for (const [i, s] of sources.entries()) {
-        const { onSpeedChange: onSpeed, onTransport: onTr } = this.opts;
-        devices.push(await openBackend(s, this.opts.log, {
-          onSpeedChange: onSpeed && ((speed, reason) => onSpeed(i, speed, reason)),
-          onTransport: onTr && ((t) => onTr(i, t)),
-        }));
+        const ready = this.prepared.get(i);
+        this.prepared.delete(i);
+        devices.push(ready ?? (await this.open(i, s)));
       }
     } catch (e) {
       await Promise.all(devices.map((d) => d.close().catch(() => {})));
+      await this.closePrepared();
       throw e;
     }
     if (this.opts.holdMain ?? true) this.holdMain();
@@ -208,6 +239,7 @@ export class UsbRedirector extends EventEmitter {
   /** Unplugs every device cleanly (device_disconnect + ack), flushes images, releases real devices. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      await this.closePrepared();
       await Promise.all(this.items.map(async (it) => {
         if (!it) return;
         try {

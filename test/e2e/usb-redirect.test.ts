@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startQemu, type QemuServer } from './harness/index.js';
+import { freePort, startQemu, type QemuServer } from './harness/index.js';
 import { BIN } from './spicectl.js';
 import { fileMd5, fsckClean, makeFatImage, makeIso, mtype, randomFile, textFile } from './usb-images.js';
 
@@ -172,6 +172,11 @@ describe('usb redirect into a QEMU guest (xhci)', () => {
     const r = await redirect([uri, '--disk', join(tmp, 'nope.img')]).done;
     assert.equal(r.code, 9);
     assert.match(r.stderr, /^spicectl: .*nope\.img/m);
+    // The image is checked before connecting: no server needed to hear about it.
+    const closedPort = await freePort();
+    const r0 = await redirect([`spice://127.0.0.1:${closedPort}`, '--cd', join(tmp, 'nope.iso')]).done;
+    assert.equal(r0.code, 9, r0.stderr);
+    assert.match(r0.stderr, /^spicectl: cannot use image .*nope\.iso: ENOENT/m);
     const img = makeFatImage(tmp, 'x.img', { 'x.txt': Buffer.from('x') });
     const r2 = await redirect([uri, '--disk', img.path, '--disk', img.path, '--disk', img.path]).done;
     assert.equal(r2.code, 9);
