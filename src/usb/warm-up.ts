@@ -1,10 +1,10 @@
 // Primes V8 for a recognition. After device_connect the guest stays silent for ~280 ms (Linux
 // debounces a new port for 100+ ms, resets it and waits again), then sends ~60 requests one after
 // the other, each waiting for our answer. The first time our request path runs (usbredir
-// parser, host, mass storage, UAS/BOT, SCSI, writer) V8 interprets it and allocates its feedback:
-// measured here, our own time per request halves once that code has run once (20 ms -> 9 ms per
-// recognition). So during the silence we run a scratch copy of the device through a short
-// enumeration and SCSI probe over both transports, in this process, with nothing on the wire.
+// parser, host, mass storage, UAS/BOT, SCSI, writer) V8 interprets it and collects feedback:
+// measured here, our own time was 20-31 ms on a process's first recognition and 9-11 ms on a later
+// one. So during the silence we run a scratch copy of the device through a short enumeration and
+// SCSI probe over both transports, in this process, with nothing on the wire.
 //
 // The scratch device is a second, read-only instance on the same image; its host talks to a
 // small in-memory usb-guest written here. Nothing it does reaches the real device, its host, the
