@@ -17,7 +17,8 @@
 //                  "-1,0x2b23,0xcdcd,-1,1" URI` under a private Xvfb; t0 = process start; SIGTERM
 //   qemu-local     QMP blockdev-add + device_add usb-bot + scsi-cd, t0 = qom-set attached=true
 //                  (no network: measured on the free link only)
-// Runs are interleaved (run 1 of every configuration, then run 2, ...); after each the device is
+// Runs are interleaved (run 1 of every configuration, then run 2, ...), after one discarded round
+// of every configuration on the free link (--warmup-runs); after each the device is
 // detached and the guest's usb-detached awaited. Medians of the guest's "mounted" give the ratios
 // against the targets: free link spicectl <= 1.10 x qemu-local and <= 0.85 x remote-viewer;
 // 30 KB/s spicectl <= 0.5 x remote-viewer. Each ratio is printed for every spicectl configuration
@@ -29,7 +30,7 @@
 //          [--skip-slow] [--rate 30KB/s] [--payload-kib 4096] [--append 'guest.delay_use=0 guest.read=0']
 //          [--configs spicectl,bench,hotplug,hotplug-bot,remote-viewer,qemu-local] [--controller xhci|ehci]
 //          [--timeout S=60] [--slow-timeout S=180] [--pause-ms MS=1500] [--order interleaved|blocks]
-//          [--qemu-trace 'usb_xhci_*,scsi_req_parsed'] [--out DIR] [--json FILE]
+//          [--qemu-trace 'usb_xhci_*,scsi_req_parsed'] [--warmup-runs N=1] [--out DIR] [--json FILE]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,65 +55,83 @@ type BenchConfig = 'bench' | 'hotplug' | 'hotplug-bot';
 const isBench = (c: Config): c is BenchConfig => c === 'bench' || c === 'hotplug' || c === 'hotplug-bot';
 type Config = (typeof CONFIGS)[number];
 
-const { values: a } = parseArgs({
-  options: {
-    runs: { type: 'string', short: 'n' },
-    'slow-runs': { type: 'string' },
-    'skip-slow': { type: 'boolean' },
-    rate: { type: 'string' },
-    'payload-kib': { type: 'string' },
-    append: { type: 'string' },
-    configs: { type: 'string' },
-    controller: { type: 'string' },
-    timeout: { type: 'string' },
-    'pause-ms': { type: 'string' },
-    order: { type: 'string' },
-    'qemu-trace': { type: 'string' },
-    'slow-timeout': { type: 'string' },
-    out: { type: 'string' },
-    json: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  },
-});
+/** A bad option: one line on stderr, exit 2. */
+function usage(message: string): never {
+  process.stderr.write(`bench/recognition: ${message}\n`);
+  process.exit(2);
+}
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        runs: { type: 'string', short: 'n' },
+        'slow-runs': { type: 'string' },
+        'skip-slow': { type: 'boolean' },
+        rate: { type: 'string' },
+        'payload-kib': { type: 'string' },
+        append: { type: 'string' },
+        configs: { type: 'string' },
+        controller: { type: 'string' },
+        timeout: { type: 'string' },
+        'pause-ms': { type: 'string' },
+        order: { type: 'string' },
+        'qemu-trace': { type: 'string' },
+        'warmup-runs': { type: 'string' },
+        'slow-timeout': { type: 'string' },
+        out: { type: 'string' },
+        json: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    return usage((e as Error).message);
+  }
+}
+const { values: a } = parseOptions();
 if (a.help) {
   process.stdout.write(`usage: node --import tsx bench/recognition.ts [--runs N=5] [--slow-runs N] [--skip-slow] [--rate 30KB/s]
   [--payload-kib 4096] [--append 'guest.delay_use=0 guest.read=0'] [--configs ${CONFIGS.join(',')}]
   [--controller xhci|ehci] [--timeout S=60] [--slow-timeout S=180] [--pause-ms MS=1500] [--order interleaved|blocks]
-  [--qemu-trace EVENT,...] [--out DIR] [--json FILE]
+  [--qemu-trace EVENT,...] [--warmup-runs N=1] [--out DIR] [--json FILE]
 `);
   process.exit(0);
 }
 const int = (v: string | undefined, d: number, what: string) => {
   const n = v === undefined ? d : Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a whole number >= 1`);
+  if (!Number.isInteger(n) || n < 1) usage(`${what} must be a whole number >= 1`);
   return n;
 };
 const runs = int(a.runs, 5, '--runs');
 const slowRuns = int(a['slow-runs'], runs, '--slow-runs');
 const rateText = a.rate ?? '30KB/s';
 const rate = parseRate(rateText);
-if (rate === null) throw new Error('--rate must be a rate, e.g. 30KB/s');
+if (rate === null) usage('--rate must be a rate, e.g. 30KB/s');
 const payloadKib = int(a['payload-kib'], 4096, '--payload-kib');
 const append = a.append ?? 'guest.delay_use=0 guest.read=0';
 const configs = (a.configs ?? CONFIGS.join(',')).split(',').map((s) => s.trim()).filter(Boolean) as Config[];
-for (const c of configs) if (!CONFIGS.includes(c)) throw new Error(`unknown configuration ${c} (known: ${CONFIGS.join(', ')})`);
+for (const c of configs) if (!CONFIGS.includes(c)) usage(`unknown configuration ${c} (known: ${CONFIGS.join(', ')})`);
 const timeoutMs = int(a.timeout, 60, '--timeout') * 1000;
 // Idle guest time before every run, whatever came before: a device's removal leaves the guest
 // kernel busy for a while, which would otherwise bill it to the next configuration.
 const pauseMs = a['pause-ms'] === undefined ? 1500 : Number(a['pause-ms']);
-if (!Number.isFinite(pauseMs) || pauseMs < 0) throw new Error('--pause-ms must be a number of milliseconds >= 0');
+if (!Number.isFinite(pauseMs) || pauseMs < 0) usage('--pause-ms must be a number of milliseconds >= 0');
 // interleaved (default) spreads slow drifts over every configuration; blocks keeps each
 // configuration's runs together (a device's removal changes how fast the guest handles the next
 // different device: see bench/README.md).
 const order = a.order ?? 'interleaved';
-if (order !== 'interleaved' && order !== 'blocks') throw new Error('--order must be interleaved or blocks');
+if (order !== 'interleaved' && order !== 'blocks') usage('--order must be interleaved or blocks');
 // QEMU trace events (patterns as in -trace help), logged with host timestamps to OUT/qemu-trace.log:
 // the controller's and device's view of each enumeration, for QEMU-local and redirected alike.
 const qemuTrace = (a['qemu-trace'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+// Discarded rounds of every configuration before the free-link runs: the first recognition after
+// boot is slower whatever the device (TCG translates the guest's SCSI, sr/sd and file-system code
+// for the first time), which would otherwise count against whichever configuration runs first.
+const warmupRuns = a['warmup-runs'] === undefined ? 1 : Number(a['warmup-runs']);
+if (!Number.isInteger(warmupRuns) || warmupRuns < 0) usage('--warmup-runs must be a whole number >= 0');
 const slowTimeoutMs = int(a['slow-timeout'], 180, '--slow-timeout') * 1000;
 const out = a.out ?? join(tmpdir(), 'spicectl-bench-recognition');
 mkdirSync(out, { recursive: true });
-if (!existsSync(join(repo, 'dist/src/commands/bench.js'))) throw new Error('build first: npm run build');
+if (!existsSync(join(repo, 'dist/src/commands/bench.js'))) usage('build first: npm run build');
 
 // Guest marks of one recognition; with guest.read=1 also read-done.
 const MARKS = ['usb-attached', 'block-ready', 'mounted', ...(/(guest|lab)\.read=0/.test(append) ? [] : ['read-done'])];
@@ -341,15 +360,16 @@ try {
     const schedule = order === 'blocks'
       ? cfgs.flatMap((config) => Array.from({ length: n }, (_, i) => ({ run: i + 1, config })))
       : Array.from({ length: n }, (_, i) => cfgs.map((config) => ({ run: i + 1, config }))).flat();
-    for (const { run, config } of schedule) {
+    const warmup = link === 'free' ? Array.from({ length: warmupRuns }, () => cfgs.map((config) => ({ run: 0, config }))).flat() : [];
+    for (const { run, config } of [...warmup, ...schedule]) {
       await sleep(pauseMs);
       const t = performance.now();
       const r = isBench(config) ? await runBench(q, cmd, link, run, config)
         : config === 'qemu-local' ? await runLocal(q, events!, run)
         : await runClient(q, link, config, run, port, xvfb?.display ?? null);
-      results.push(r);
+      if (run > 0) results.push(r);
       const ms = (m: string) => (r.marks[m] === undefined ? '-' : (r.marks[m]! / 1000).toFixed(3));
-      log(`  ${link} ${config.padEnd(13)} #${run} ${r.ok ? 'ok ' : 'FAIL'} ${MARKS.map((m) => `${m}=${ms(m)}`).join(' ')}${r.error ? ` (${r.error})` : ''} [${((performance.now() - t) / 1000).toFixed(1)} s]`);
+      log(`  ${link} ${config.padEnd(13)} ${run > 0 ? `#${run}` : 'warm-up'} ${r.ok ? 'ok ' : 'FAIL'} ${MARKS.map((m) => `${m}=${ms(m)}`).join(' ')}${r.error ? ` (${r.error})` : ''} [${((performance.now() - t) / 1000).toFixed(1)} s]`);
     }
     if (shaper) log(`  shaper: ${JSON.stringify(shaper.counters)}`);
   }
