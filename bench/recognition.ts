@@ -123,9 +123,9 @@ if (order !== 'interleaved' && order !== 'blocks') usage('--order must be interl
 // QEMU trace events (patterns as in -trace help), logged with host timestamps to OUT/qemu-trace.log:
 // the controller's and device's view of each enumeration, for QEMU-local and redirected alike.
 const qemuTrace = (a['qemu-trace'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-// Discarded rounds of every configuration before the free-link runs: the first recognition after
-// boot is slower whatever the device (TCG translates the guest's SCSI, sr/sd and file-system code
-// for the first time), which would otherwise count against whichever configuration runs first.
+// Discarded rounds of every configuration before the free-link runs: in the first recognition
+// after boot TCG translates the guest's SCSI, sr/sd and file-system code, whatever the device;
+// counted, it slows whichever configuration runs first (hotplug: ~0.51 s against ~0.45 s).
 const warmupRuns = a['warmup-runs'] === undefined ? 1 : Number(a['warmup-runs']);
 if (!Number.isInteger(warmupRuns) || warmupRuns < 0) usage('--warmup-runs must be a whole number >= 0');
 const slowTimeoutMs = int(a['slow-timeout'], 180, '--slow-timeout') * 1000;
