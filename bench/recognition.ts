@@ -31,7 +31,7 @@
 //          [--configs spicectl,bench,hotplug,hotplug-bot,remote-viewer,qemu-local] [--controller xhci|ehci]
 //          [--timeout S=60] [--slow-timeout S=180] [--pause-ms MS=1500] [--order interleaved|blocks]
 //          [--qemu-trace 'usb_xhci_*,scsi_req_parsed'] [--warmup-runs N=1] [--out DIR] [--json FILE]
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,6 +123,14 @@ if (order !== 'interleaved' && order !== 'blocks') usage('--order must be interl
 // QEMU trace events (patterns as in -trace help), logged with host timestamps to OUT/qemu-trace.log:
 // the controller's and device's view of each enumeration, for QEMU-local and redirected alike.
 const qemuTrace = (a['qemu-trace'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+// QEMU only warns about a pattern that names no event (and then logs nothing): refuse it here.
+if (qemuTrace.length) {
+  const known = execFileSync('qemu-system-x86_64', ['-trace', 'help'], { encoding: 'utf8' }).split('\n').map((l) => l.trim());
+  for (const pat of qemuTrace) {
+    const re = new RegExp(`^${pat.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+    if (!known.some((e) => re.test(e))) usage(`--qemu-trace: no QEMU trace event matches ${pat} (see qemu-system-x86_64 -trace help)`);
+  }
+}
 // Discarded rounds of every configuration before the free-link runs: in the first recognition
 // after boot TCG translates the guest's SCSI, sr/sd and file-system code, whatever the device;
 // counted, it slows whichever configuration runs first (hotplug: ~0.51 s against ~0.45 s).
