@@ -48,6 +48,7 @@ import { UsbredirParser } from './usbredir/parser.js';
 import {
   Cap,
   EP_COUNT,
+  epAddress,
   epIndex,
   EpType,
   Status,
@@ -833,7 +834,7 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
   /** alloc_bulk_streams (count > 0) or free_bulk_streams (count 0); QEMU drops a device that refuses. */
   private onBulkStreams(id: bigint, mask: number, count: number): void {
     const endpoints: number[] = [];
-    for (let i = 0; i < EP_COUNT; i++) if (mask & (1 << i)) endpoints.push(i >= 16 ? 0x80 | (i - 16) : i);
+    for (let i = 0; i < EP_COUNT; i++) if (mask & (1 << i)) endpoints.push(epAddress(i));
     const reply = (status: TransferStatus): void => {
       this.trace({ kind: 'bulk-streams', endpoints, streams: count, status });
       this.sendPacket({ type: 'bulkStreamsStatus', id, endpoints: mask, noStreams: count, status: statusCode(status) });
