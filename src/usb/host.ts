@@ -478,9 +478,20 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
     }
     this.gen++;
     this.device.plugged?.();
-    this.sendInterfaceAndEpInfo();
+    for (const p of this.connectPackets()) this.sendPacket(p);
+    // The plug leaves now; the trace, the log line and the listeners come after it.
+    this.outbox.flush();
     const info = this.device.info;
-    this.sendPacket({
+    this.trace({ kind: 'device-connect-sent' });
+    this.setState('connected');
+    this.log?.info(`usbredir: connected ${info.description} (${info.vendorId.toString(16).padStart(4, '0')}:${info.productId.toString(16).padStart(4, '0')}) to "${this.peerVersion}"`);
+    this.emit('connected', { device: info, peerVersion: this.peerVersion, caps: this.sharedCaps });
+  }
+
+  /** What a plug sends: interface_info, ep_info, then device_connect. */
+  private connectPackets(): UsbredirPacket[] {
+    const info = this.device.info;
+    return [...this.infoPackets(), {
       type: 'deviceConnect',
       id: 0n,
       speed: speedCode(info.speed),
@@ -490,16 +501,23 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
       vendorId: info.vendorId,
       productId: info.productId,
       deviceVersionBcd: info.bcdDevice,
-    });
-    this.trace({ kind: 'device-connect-sent' });
-    this.setState('connected');
-    this.log?.info(`usbredir: connected ${info.description} (${info.vendorId.toString(16).padStart(4, '0')}:${info.productId.toString(16).padStart(4, '0')}) to "${this.peerVersion}"`);
-    this.emit('connected', { device: info, peerVersion: this.peerVersion, caps: this.sharedCaps });
+    }];
   }
 
-  /** interface_info then ep_info, from the device's current interfaces. */
-  private sendInterfaceAndEpInfo(): void {
-    for (const p of this.infoPackets()) this.sendPacket(p);
+  /**
+   * Computes what a plug computes (the filter check, the connect packets and their bytes) and
+   * sends nothing. Run while the channel is idle before a later plug (connect()), it keeps V8's
+   * first-run compilation of that code out of the plug: measured 1.5-2.6 ms between connect()
+   * and device_connect on the wire without it.
+   */
+  private rehearseConnect(): void {
+    if (this.connectWanted || this.st !== 'ready') return;
+    try {
+      if (this.filterRules) checkDevice(this.filterRules, filterDeviceOf(this.device));
+      for (const p of this.connectPackets()) this.writer.encodeParts(p);
+    } catch {
+      /* the real plug meets the same error and reports it */
+    }
   }
 
   /** interface_info + ep_info packets (also sent before a configuration / alt setting status). */
@@ -714,6 +732,7 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
     this.log?.info(`usbredir: peer "${version}", shared caps ${this.sharedCaps.join(',') || '(none)'}`);
     if (this.st === 'idle' || this.st === 'hello-sent') this.setState('ready');
     this.scheduleConnect();
+    this.rehearseConnect();
   }
 
   private onFilter(text: string): void {
@@ -726,6 +745,7 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
       this.log?.warn(`usbredir: ignoring the guest's filter "${text}": ${(e as Error).message}`);
     }
     if (this.filterTimer) this.tryConnect();
+    else if (this.st === 'ready') this.rehearseConnect();
     else if (this.st === 'connected' && this.filterRules) {
       // QEMU sends its filter before any device_connect; a late one is only logged (QEMU checks it itself).
       const check = checkDevice(this.filterRules, filterDeviceOf(this.device));

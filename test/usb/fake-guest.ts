@@ -575,6 +575,11 @@ export class ScriptedDevice implements UsbDeviceBackend {
   configuration = 1;
   private readonly alts = new Map<number, number>([[0, 0], [1, 0]]);
   readonly calls: string[] = [];
+  /** How many times the host plugged it in (device_connect). */
+  pluggedCount = 0;
+  plugged(): void {
+    this.pluggedCount++;
+  }
   readonly signals: AbortSignal[] = [];
   onControl: Handler<[ControlSetup, Buffer | undefined, AbortSignal | undefined]> = async (s) =>
     s.requestType & 0x80 ? dataIn(Buffer.alloc(s.length, 0xcc)) : dataOut(s.length);

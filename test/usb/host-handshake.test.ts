@@ -10,10 +10,10 @@ import { ProtocolError } from '../../src/util/errors.js';
 import { FakeGuest, harness, ScriptedDevice, tick } from './fake-guest.js';
 
 /** A host whose output is parsed by a fake guest (no pipe) once the host's turn is over. */
-function direct(caps = [...ALL_CAPS], filterWaitMs = 0) {
+function direct(caps = [...ALL_CAPS], filterWaitMs = 0, autoConnect = true) {
   const dev = new ScriptedDevice();
   const out: Buffer[] = [];
-  const host = new UsbredirHost({ device: dev, send: (b) => out.push(b), version: '1.2.3', filterWaitMs });
+  const host = new UsbredirHost({ device: dev, send: (b) => out.push(b), version: '1.2.3', filterWaitMs, autoConnect });
   const fromGuest: Buffer[] = [];
   const guest = new FakeGuest({ send: (b) => fromGuest.push(b), caps });
   // The host coalesces a turn's packets and writes them at the end of the turn (setImmediate).
@@ -67,6 +67,24 @@ describe('UsbredirHost handshake', () => {
     assert.deepEqual(connected, ['qemu usb-redir guest (fake)']);
     assert.equal(t.host.state, 'connected');
     assert.ok(t.host.sharedCaps.includes('ids64'));
+  });
+
+  it('without autoConnect, sends nothing after the hellos until connect(), which writes the plug at once', async () => {
+    const t = direct([...ALL_CAPS], 0, false);
+    t.host.start();
+    await t.pump();
+    t.guest.start();
+    t.toHost();
+    // The host rehearses the plug (filter check, packets, bytes) while idle: nothing may leave.
+    assert.deepEqual((await t.pump()).map((p) => p.type), []);
+    assert.equal(t.host.state, 'ready');
+    assert.equal(t.dev.pluggedCount, 0, 'the rehearsal does not plug the device');
+    t.host.connect();
+    // Written within connect() itself, not at the end of the turn.
+    assert.equal(t.out.length, 1);
+    assert.deepEqual((await t.pump()).map((p) => p.type), ['interfaceInfo', 'epInfo', 'deviceConnect']);
+    assert.equal(t.dev.pluggedCount, 1);
+    assert.equal(t.host.state, 'connected');
   });
 
   it('uses 32-bit ids and the short device_connect with an old guest', async () => {
