@@ -20,7 +20,7 @@ import { describeSource, type DeviceSource } from '../usb/redirect.js';
 import { RecognitionRecorder } from '../usb/recognition.js';
 import type { UsbTraceEvent } from '../usb/host.js';
 import { Opcode } from '../usb/emulated/scsi.js';
-import { GuestLog, type LogLine } from './guest-log.js';
+import { GuestLog, fileSize, type LogLine } from './guest-log.js';
 import { cellName, runBytes, summarizeCell, type ByteCounters, type Cell, type CellSummary, type RunResult } from './matrix.js';
 import { LinkShaper, type ShaperTarget } from './shaper.js';
 import { SettleDetector, emptyTimeline, timelineFromRecognition, type Timeline } from './timeline.js';
@@ -200,12 +200,20 @@ class RunProbe {
     this.settle = new SettleDetector(o.settleMs, o.source.kind === 'device' ? 'configured' : 'scsi');
   }
 
-  /** t0 is now; the guest log counts from here, and the oracle waits for its line. */
-  begin(signal: AbortSignal): void {
+  /** t0 is now. */
+  begin(): void {
     this.rec.reset();
     this.t0 = this.rec.report().startedAt;
+  }
+
+  /**
+   * Follows the guest log from `fromOffset` (its size before t0), with times since t0, and
+   * starts the oracle's wait. Called once the plug has left (as bench/recognition.ts does for
+   * QEMU's own device), so that opening the log is not counted as the client's time.
+   */
+  follow(fromOffset: number, signal: AbortSignal): void {
     if (!this.o.guestLog) return;
-    this.guest = new GuestLog(this.o.guestLog, this.t0).start();
+    this.guest = new GuestLog(this.o.guestLog, this.t0, fromOffset).start();
     if (this.o.ready) {
       void this.guest.waitFor(this.o.ready, this.o.timeoutMs + 1000, 0, signal).then((l) => {
         this.readyHit = l;
@@ -253,10 +261,14 @@ async function runOnce(o: RecognitionBenchOptions, cell: Cell, run: number, link
   let rejectLate: (e: SpiceError) => void = () => {};
   const deadline = new Promise<never>((_, reject) => (rejectLate = reject));
   deadline.catch(() => {});
+  let logFrom = 0;
   const begin = () => {
-    probe.begin(guard.abort.signal);
+    // The log's size is taken before t0: a guest line can only come after the plug anyway.
+    logFrom = o.guestLog ? fileSize(o.guestLog) : 0;
+    probe.begin();
     timer = setTimeout(() => rejectLate(probe.timeoutError()), o.timeoutMs);
   };
+  const follow = () => probe.follow(logFrom, guard.abort.signal);
   const race = <T>(p: Promise<T>) => Promise.race([p, guard.failed, deadline]);
 
   let target: Target | null = null;
@@ -280,8 +292,10 @@ async function runOnce(o: RecognitionBenchOptions, cell: Cell, run: number, link
       begin();
       hot.trace = probe.onTrace;
       hot.host.connect();
+      follow();
     } else {
       begin();
+      follow();
       state.sessions++;
       target = newTarget(o, cell, link, probe.onTrace, probe.point);
       guard.watch(target, o.source);
