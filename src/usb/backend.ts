@@ -8,7 +8,7 @@
 //   bug or a lost device; the host maps it to status ioerror and logs it.
 // * IN transfers resolve with `data` (at most the requested length); OUT transfers with
 //   `length` = bytes the device accepted.
-// * Cancellation is per transfer, through TransferOptions.signal (AbortSignal). A transfer
+// * Cancellation is per transfer, through TransferOptions.signal (a CancelSignal, see cancel.ts). A transfer
 //   cancelled before it completed resolves with status 'cancelled'; one that already
 //   completed resolves with its real result. cancelAll() aborts everything outstanding.
 // * Descriptors are raw USB bytes; parseConfigDescriptor() turns a configuration
@@ -16,6 +16,7 @@
 
 import { Status } from './usbredir/proto.js';
 import type { FilterDevice } from './filter.js';
+import type { CancelSignal } from './cancel.js';
 
 export type UsbSpeed = 'low' | 'full' | 'high' | 'super' | 'unknown';
 
@@ -63,7 +64,7 @@ export interface TransferResult {
 
 export interface TransferOptions {
   /** Abort = cancel this transfer (usbredir cancel_data_packet, detach, reset). */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** Bulk streams (USB 3): the stream of the transfer; 0 or absent = none. */
   streamId?: number;
 }

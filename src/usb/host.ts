@@ -61,6 +61,7 @@ import {
 } from './usbredir/proto.js';
 import { UsbredirWriter } from './usbredir/writer.js';
 import { Outbox } from './usbredir/outbox.js';
+import { Cancel } from './cancel.js';
 
 /** Minimal logger (pino's Logger fits). */
 export interface HostLog {
@@ -169,7 +170,7 @@ interface Pending {
   id: bigint;
   /** Queue key: endpoint address (0x00 for everything on EP0), + 0x100 x stream id. */
   queue: number;
-  abort: AbortController;
+  abort: Cancel;
   answered: boolean;
   /** Reply packets, once known. */
   reply: UsbredirPacket[] | null;
@@ -179,7 +180,7 @@ interface Pending {
 
 interface Receiver {
   endpoint: number;
-  abort: AbortController;
+  abort: Cancel;
   kind: 'interrupt' | 'bulk';
   streamId: number;
 }
@@ -556,7 +557,7 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
   // ---- request bookkeeping -----------------------------------------------------------------
 
   private enqueue(id: bigint, queue: number, cancelled: Pending['cancelled']): Pending {
-    const e: Pending = { id, queue, abort: new AbortController(), answered: false, reply: null, cancelled };
+    const e: Pending = { id, queue, abort: new Cancel(), answered: false, reply: null, cancelled };
     let q = this.queues.get(queue);
     if (!q) this.queues.set(queue, (q = []));
     q.push(e);
@@ -973,7 +974,7 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
       return;
     }
     if (!this.receivers.has(endpoint)) {
-      const r: Receiver = { endpoint, abort: new AbortController(), kind: 'interrupt', streamId: 0 };
+      const r: Receiver = { endpoint, abort: new Cancel(), kind: 'interrupt', streamId: 0 };
       this.receivers.set(endpoint, r);
       void this.interruptLoop(r, redirMaxPacket(info), Math.max(1, info.interval));
     }
@@ -1026,7 +1027,7 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
     }
     const old = this.receivers.get(endpoint);
     if (old) old.abort.abort();
-    const r: Receiver = { endpoint, abort: new AbortController(), kind: 'bulk', streamId };
+    const r: Receiver = { endpoint, abort: new Cancel(), kind: 'bulk', streamId };
     this.receivers.set(endpoint, r);
     void this.bulkReceiveLoop(r, bytesPerTransfer, noTransfers);
     this.sendPacket({ type: 'bulkReceivingStatus', id, streamId, endpoint, status: Status.success });

@@ -62,6 +62,7 @@ import type {
   LibusbTransferLike,
 } from './libusb-backend.js';
 import { vidPid, type LocalDevice } from './local-device.js';
+import type { CancelSignal } from './cancel.js';
 
 /** libusb's numbers (ABI-stable; test/usb/libusb-device.test.ts checks them against the package). */
 export const LIBUSB = {
@@ -468,7 +469,7 @@ export class LibusbDevice extends EventEmitter<LibusbDeviceEvents> implements Us
   }
 
   /** A control transfer as given (no interception). */
-  private rawControl(setup: ControlSetup, out: Buffer | undefined, signal?: AbortSignal): Promise<TransferResult> {
+  private rawControl(setup: ControlSetup, out: Buffer | undefined, signal?: CancelSignal): Promise<TransferResult> {
     const isIn = out === undefined;
     const Transfer = this.mod.Transfer;
     if (Transfer) {
@@ -505,7 +506,7 @@ export class LibusbDevice extends EventEmitter<LibusbDeviceEvents> implements Us
     return this.dataTransfer('interrupt', endpoint, lengthOrData, this.interruptTimeout, opts?.signal);
   }
 
-  private dataTransfer(kind: 'bulk' | 'interrupt', endpoint: number, lengthOrData: number | Buffer, timeout: number, signal?: AbortSignal): Promise<TransferResult> {
+  private dataTransfer(kind: 'bulk' | 'interrupt', endpoint: number, lengthOrData: number | Buffer, timeout: number, signal?: CancelSignal): Promise<TransferResult> {
     const isIn = (endpoint & 0x80) !== 0;
     const hex = `0x${endpoint.toString(16).padStart(2, '0')}`;
     if (isIn !== (typeof lengthOrData === 'number')) {
@@ -536,7 +537,7 @@ export class LibusbDevice extends EventEmitter<LibusbDeviceEvents> implements Us
    */
   private track(
     endpoint: number,
-    signal: AbortSignal | undefined,
+    signal: CancelSignal | undefined,
     start: (cb: LibusbTransferCallback) => LibusbTransferLike | null,
     inData: (buf: Buffer, actual: number) => Buffer | undefined,
   ): Promise<TransferResult> {

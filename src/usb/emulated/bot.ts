@@ -21,11 +21,12 @@
 //   until a Bulk-Only Mass Storage Reset AND a CLEAR_FEATURE(ENDPOINT_HALT) per endpoint.
 // * OUT transfers are handled strictly in order (a promise chain): WRITE data is written to
 //   the file as it arrives, and each bulk OUT is answered once its bytes are written.
-// * Cancelling a queued IN request (AbortSignal) removes it and resolves it 'cancelled'; the
+// * Cancelling a queued IN request (its signal) removes it and resolves it 'cancelled'; the
 //   data it would have carried goes to the next request.
 
 import { dataIn, dataOut, failed, type DeviceTraceEvent, type TransferOptions, type TransferResult } from '../backend.js';
 import { describeCdb, fixedSense, formatSense, SENSE, type ScsiPlan, type ScsiStatus, type Sense } from './scsi.js';
+import type { CancelSignal } from '../cancel.js';
 
 export const CBW_SIGNATURE = 0x43425355;
 export const CSW_SIGNATURE = 0x53425355;
@@ -146,7 +147,7 @@ interface Command {
 interface InRequest {
   length: number;
   resolve: (r: TransferResult) => void;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   onAbort?: () => void;
 }
 
@@ -296,7 +297,7 @@ export class BulkOnlyTransport {
     req.resolve(r);
   }
 
-  private async handleOut(data: Buffer, signal?: AbortSignal): Promise<TransferResult> {
+  private async handleOut(data: Buffer, signal?: CancelSignal): Promise<TransferResult> {
     if (signal?.aborted) return failed('cancelled');
     if (this.needsReset || this.haltOut) {
       this.haltOut = true;

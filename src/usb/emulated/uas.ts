@@ -24,6 +24,7 @@
 import { dataIn, dataOut, failed, type DeviceTraceEvent, type TransferOptions, type TransferResult } from '../backend.js';
 import { MissingLun, scsiCommandEvent, type BotLun } from './bot.js';
 import { fixedSense, formatSense, SENSE, type ScsiPlan, type ScsiStatus, type Sense } from './scsi.js';
+import type { CancelSignal } from '../cancel.js';
 
 export const IuId = { command: 0x01, sense: 0x03, response: 0x04, taskManagement: 0x05 } as const;
 export const COMMAND_IU_LENGTH = 32;
@@ -67,14 +68,14 @@ export interface UasOptions {
 interface InRequest {
   length: number;
   resolve: (r: TransferResult) => void;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   onAbort?: () => void;
 }
 
 interface OutRequest {
   data: Buffer;
   resolve: (r: TransferResult) => void;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   onAbort?: () => void;
 }
 
@@ -238,7 +239,7 @@ export class UasTransport {
     return s;
   }
 
-  private watchAbort<T extends { signal?: AbortSignal; onAbort?: () => void }>(req: T, queue: T[], cancel: () => void): void {
+  private watchAbort<T extends { signal?: CancelSignal; onAbort?: () => void }>(req: T, queue: T[], cancel: () => void): void {
     if (!req.signal) return;
     req.onAbort = () => {
       const i = queue.indexOf(req);
