@@ -397,7 +397,9 @@ function finish(head: PacketHead, data: Buffer): UsbredirPacket {
     case 'isoPacket':
     case 'interruptPacket':
     case 'bufferedBulkPacket':
-      return { ...head, data };
+      // The head becomes the packet: copying it with a spread cost more than the rest of the parse.
+      (head as { data?: Buffer }).data = data;
+      return head as UsbredirPacket;
     default:
       return head;
   }
