@@ -482,6 +482,7 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
     for (const p of this.connectPackets()) this.sendPacket(p);
     // The plug leaves now; the trace, the log line and the listeners come after it.
     this.outbox.flush();
+    if (this.st !== 'ready') return; // the write failed: fail() has reported it
     const info = this.device.info;
     this.trace({ kind: 'device-connect-sent' });
     this.setState('connected');

@@ -87,6 +87,38 @@ describe('UsbredirHost handshake', () => {
     assert.equal(t.host.state, 'connected');
   });
 
+  it('a plug whose write fails leaves the host failed, not connected', async () => {
+    const dev = new ScriptedDevice();
+    let broken = false;
+    const out: Buffer[] = [];
+    const host = new UsbredirHost({
+      device: dev,
+      send: (b) => {
+        if (broken) throw new Error('EPIPE');
+        out.push(b);
+      },
+      version: '1.2.3',
+      filterWaitMs: 0,
+      autoConnect: false,
+    });
+    const fromGuest: Buffer[] = [];
+    const guest = new FakeGuest({ send: (b) => fromGuest.push(b) });
+    const events: string[] = [];
+    host.on('connected', () => events.push('connected'));
+    host.on('error', (e: Error) => events.push(`error ${e.message}`));
+    host.start();
+    await new Promise((r) => setImmediate(r));
+    for (const b of out.splice(0)) guest.feed(b);
+    guest.start();
+    for (const b of fromGuest.splice(0)) host.feed(b);
+    assert.equal(host.state, 'ready');
+    broken = true;
+    host.connect();
+    assert.equal(host.state, 'failed');
+    assert.equal(events.length, 1);
+    assert.match(events[0]!, /^error .*EPIPE/);
+  });
+
   it('uses 32-bit ids and the short device_connect with an old guest', async () => {
     const old = withoutCap(withoutCap(withoutCap(ALL_CAPS, Cap.ids64), Cap.connectDeviceVersion), Cap.bulkLength32);
     const h = await harness(new ScriptedDevice(), { guest: { caps: old } });
