@@ -62,6 +62,7 @@ import {
 import { UsbredirWriter } from './usbredir/writer.js';
 import { Outbox } from './usbredir/outbox.js';
 import { Cancel } from './cancel.js';
+import { vidPid } from './local-device.js';
 
 /** Minimal logger (pino's Logger fits). */
 export interface HostLog {
@@ -486,7 +487,7 @@ export class UsbredirHost extends EventEmitter<UsbredirHostEvents> {
     const info = this.device.info;
     this.trace({ kind: 'device-connect-sent' });
     this.setState('connected');
-    this.log?.info(`usbredir: connected ${info.description} (${info.vendorId.toString(16).padStart(4, '0')}:${info.productId.toString(16).padStart(4, '0')}) to "${this.peerVersion}"`);
+    this.log?.info(`usbredir: connected ${info.description} (${vidPid(info)}) to "${this.peerVersion}"`);
     this.emit('connected', { device: info, peerVersion: this.peerVersion, caps: this.sharedCaps });
   }
 

@@ -10,10 +10,15 @@ import { ProtocolError } from '../../src/util/errors.js';
 import { FakeGuest, harness, ScriptedDevice, tick } from './fake-guest.js';
 
 /** A host whose output is parsed by a fake guest (no pipe) once the host's turn is over. */
-function direct(caps = [...ALL_CAPS], filterWaitMs = 0, autoConnect = true) {
+function direct({ caps = [...ALL_CAPS], filterWaitMs = 0, autoConnect = true } = {}) {
   const dev = new ScriptedDevice();
   const out: Buffer[] = [];
-  const host = new UsbredirHost({ device: dev, send: (b) => out.push(b), version: '1.2.3', filterWaitMs, autoConnect });
+  let broken = false;
+  const send = (b: Buffer): void => {
+    if (broken) throw new Error('EPIPE');
+    out.push(b);
+  };
+  const host = new UsbredirHost({ device: dev, send, version: '1.2.3', filterWaitMs, autoConnect });
   const fromGuest: Buffer[] = [];
   const guest = new FakeGuest({ send: (b) => fromGuest.push(b), caps });
   // The host coalesces a turn's packets and writes them at the end of the turn (setImmediate).
@@ -29,7 +34,11 @@ function direct(caps = [...ALL_CAPS], filterWaitMs = 0, autoConnect = true) {
       else host.feed(b);
     }
   };
-  return { dev, host, guest, out, pump, toHost };
+  /** From now on every write to the channel throws. */
+  const breakWrites = (): void => {
+    broken = true;
+  };
+  return { dev, host, guest, out, pump, toHost, breakWrites };
 }
 
 describe('UsbredirHost handshake', () => {
@@ -70,7 +79,7 @@ describe('UsbredirHost handshake', () => {
   });
 
   it('without autoConnect, sends nothing after the hellos until connect(), which writes the plug at once', async () => {
-    const t = direct([...ALL_CAPS], 0, false);
+    const t = direct({ autoConnect: false });
     t.host.start();
     await t.pump();
     t.guest.start();
@@ -88,33 +97,18 @@ describe('UsbredirHost handshake', () => {
   });
 
   it('a plug whose write fails leaves the host failed, not connected', async () => {
-    const dev = new ScriptedDevice();
-    let broken = false;
-    const out: Buffer[] = [];
-    const host = new UsbredirHost({
-      device: dev,
-      send: (b) => {
-        if (broken) throw new Error('EPIPE');
-        out.push(b);
-      },
-      version: '1.2.3',
-      filterWaitMs: 0,
-      autoConnect: false,
-    });
-    const fromGuest: Buffer[] = [];
-    const guest = new FakeGuest({ send: (b) => fromGuest.push(b) });
+    const t = direct({ autoConnect: false });
     const events: string[] = [];
-    host.on('connected', () => events.push('connected'));
-    host.on('error', (e: Error) => events.push(`error ${e.message}`));
-    host.start();
-    await new Promise((r) => setImmediate(r));
-    for (const b of out.splice(0)) guest.feed(b);
-    guest.start();
-    for (const b of fromGuest.splice(0)) host.feed(b);
-    assert.equal(host.state, 'ready');
-    broken = true;
-    host.connect();
-    assert.equal(host.state, 'failed');
+    t.host.on('connected', () => events.push('connected'));
+    t.host.on('error', (e: Error) => events.push(`error ${e.message}`));
+    t.host.start();
+    await t.pump();
+    t.guest.start();
+    t.toHost();
+    assert.equal(t.host.state, 'ready');
+    t.breakWrites();
+    t.host.connect();
+    assert.equal(t.host.state, 'failed');
     assert.equal(events.length, 1);
     assert.match(events[0]!, /^error .*EPIPE/);
   });
