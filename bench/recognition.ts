@@ -84,7 +84,7 @@ function parseOptions() {
       },
     });
   } catch (e) {
-    return usage((e as Error).message);
+    return usage((e as Error).message.replace(/\s*\n\s*/g, ' '));
   }
 }
 const { values: a } = parseOptions();
