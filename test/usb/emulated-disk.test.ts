@@ -4,12 +4,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { EmulatedMassStorage, openEmulatedDisk } from '../../src/usb/emulated/mass-storage.js';
-import { ImageFile, type BlockFile } from '../../src/usb/emulated/image-file.js';
+import { ImageFile, SYNC_READ_MAX, type BlockFile } from '../../src/usb/emulated/image-file.js';
 import { formatRecognition, RecognitionRecorder } from '../../src/usb/recognition.js';
 import { Status } from '../../src/usb/usbredir/proto.js';
 import { parseConfigDescriptor } from '../../src/usb/backend.js';
@@ -488,6 +488,74 @@ async function failingHandle(path: string, limit: number): Promise<BlockFile> {
     close: () => fh.close(),
   };
 }
+
+/** A file handle that counts blocking and async reads; reads at `failAt` fail with EIO. */
+async function countingHandle(path: string, failAt = -1): Promise<BlockFile & { syncReads: number; asyncReads: number }> {
+  const fh = await open(path, 'r');
+  const eio = () => Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO', errno: -5 });
+  const h = {
+    syncReads: 0,
+    asyncReads: 0,
+    read: async (b: Buffer, o: number, l: number, p: number) => {
+      h.asyncReads++;
+      if (p === failAt) throw eio();
+      return fh.read(b, o, l, p);
+    },
+    readSync: (b: Buffer, o: number, l: number, p: number) => {
+      h.syncReads++;
+      if (p === failAt) throw eio();
+      return readSync(fh.fd, b, o, l, p);
+    },
+    write: () => Promise.reject(new Error('read-only')),
+    sync: () => Promise.resolve(),
+    close: () => fh.close(),
+  };
+  return h;
+}
+
+describe('emulated USB stick: image reads', () => {
+  it('reads up to SYNC_READ_MAX block the loop (no thread-pool hop); bigger ones stay async', async () => {
+    const path = copyOf(fatA);
+    const img = readFileSync(path);
+    const fh = await countingHandle(path);
+    const image = new ImageFile(fh, img.length, { path, readOnly: true });
+    assert.ok((await image.read(512, 2048)).equals(img.subarray(512, 2560)));
+    assert.ok((await image.read(0, SYNC_READ_MAX)).equals(img.subarray(0, SYNC_READ_MAX)));
+    assert.deepEqual([fh.syncReads, fh.asyncReads], [2, 0]);
+    assert.ok((await image.read(4096, SYNC_READ_MAX + 512)).equals(img.subarray(4096, 4096 + SYNC_READ_MAX + 512)));
+    assert.deepEqual([fh.syncReads, fh.asyncReads], [2, 1]);
+    // past the end of the file reads as zeros on both paths
+    const tail = await image.read(img.length - 512, 1024);
+    assert.ok(tail.subarray(0, 512).equals(img.subarray(img.length - 512)) && tail.subarray(512).every((b) => b === 0));
+    await image.close();
+  });
+
+  it('images opened from a path use the blocking read for small requests', async () => {
+    const image = await ImageFile.open(copyOf(fatA), { readOnly: true });
+    const raw = readFileSync(image.path);
+    assert.ok((await image.read(1024, 4096)).equals(raw.subarray(1024, 5120)));
+    await image.close();
+  });
+
+  for (const size of [2048, SYNC_READ_MAX + 2048]) {
+    it(`a failing ${size > SYNC_READ_MAX ? 'async' : 'blocking'} read (EIO) gives MEDIUM ERROR / UNRECOVERED READ ERROR and the device carries on`, async () => {
+      const path = copyOf(fatA);
+      const img = readFileSync(path);
+      const image = new ImageFile(await countingHandle(path, 64 * 512), img.length, { path, readOnly: true });
+      const dev = new EmulatedMassStorage(image, { kind: 'disk' });
+      const h = await harness(dev, { seed: 13 });
+      const g = h.guest;
+      await g.enumerate();
+      const r = await g.scsi(cdb.read10(64, size / 512), { dataIn: size });
+      assert.equal(r.csw!.status, 1);
+      assert.deepEqual(await g.requestSense(), [0x3, 0x11, 0x00]);
+      const ok = await g.scsi(cdb.read10(0, 4), { dataIn: 2048 });
+      assert.equal(ok.csw!.status, 0);
+      assert.ok(ok.data.equals(img.subarray(0, 2048)));
+      await h.host.close();
+    });
+  }
+});
 
 describe('emulated USB stick: errors and recovery', () => {
   it('refuses unusable images with one-line input errors', async () => {
