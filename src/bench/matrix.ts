@@ -78,6 +78,16 @@ export interface ByteCounters {
   channels: Record<string, { in: number; out: number }>;
   /** with a limit: bytes per link connection ("main:0", "connection3") */
   link: Record<string, { up: number; down: number }> | null;
+  /** the usbredir channel's client turnaround so far (TurnStats; null: it never opened) */
+  turns?: { count: number; ms: number } | null;
+}
+
+/** The client's own time in a run: received bytes -> its reply written, summed (TurnStats). */
+export interface ClientTime {
+  /** replies that followed received bytes */
+  turns: number;
+  /** ms the client held them, summed */
+  ms: number;
 }
 
 /**
@@ -85,7 +95,7 @@ export interface ByteCounters {
  * zero (start = null); a hot-plug run shares its session with the other runs of its cell, so
  * only the difference is its own.
  */
-export function runBytes(end: ByteCounters, start: ByteCounters | null): { bytes: RunBytes; channels: RunResult['channels']; link?: RunResult['link'] } {
+export function runBytes(end: ByteCounters, start: ByteCounters | null): { bytes: RunBytes; channels: RunResult['channels']; link?: RunResult['link']; client: ClientTime | null } {
   const bytes: RunBytes = { payloadIn: 0, payloadOut: 0, bodyIn: 0, bodyOut: 0, wireIn: 0, wireOut: 0, sessionIn: 0, sessionOut: 0, linkIn: null, linkOut: null, lz4RatioIn: null, lz4RatioOut: null, compressedIn: 0, compressedOut: 0 };
   const u = end.usbredir;
   if (u) {
@@ -94,6 +104,7 @@ export function runBytes(end: ByteCounters, start: ByteCounters | null): { bytes
     bytes.lz4RatioIn = bytes.bodyIn ? bytes.payloadIn / bytes.bodyIn : null;
     bytes.lz4RatioOut = bytes.bodyOut ? bytes.payloadOut / bytes.bodyOut : null;
   }
+  const client = end.turns ? { turns: end.turns.count - (start?.turns?.count ?? 0), ms: end.turns.ms - (start?.turns?.ms ?? 0) } : null;
   const channels: RunResult['channels'] = {};
   for (const [name, c] of Object.entries(end.channels)) {
     const s = start?.channels[name];
@@ -101,7 +112,7 @@ export function runBytes(end: ByteCounters, start: ByteCounters | null): { bytes
     bytes.sessionIn += channels[name].in;
     bytes.sessionOut += channels[name].out;
   }
-  if (!end.link) return { bytes, channels };
+  if (!end.link) return { bytes, channels, client };
   const link: NonNullable<RunResult['link']> = {};
   bytes.linkIn = 0;
   bytes.linkOut = 0;
@@ -111,7 +122,7 @@ export function runBytes(end: ByteCounters, start: ByteCounters | null): { bytes
     bytes.linkIn += link[name].down;
     bytes.linkOut += link[name].up;
   }
-  return { bytes, channels, link };
+  return { bytes, channels, link, client };
 }
 
 export interface RunResult {
@@ -130,6 +141,8 @@ export interface RunResult {
   /** first time of each guest "MARK <event>" line during the run */
   marks: Record<string, number>;
   bytes: RunBytes;
+  /** the client's own time on the usbredir channel during the recognition (null: no channel) */
+  client: ClientTime | null;
   /** whether the usbredir channel compressed (both sides had LZ4) */
   lz4: boolean;
   scsi: { commands: number; failures: number; opcodes: Record<string, number>; senses: Record<string, number> };
@@ -157,6 +170,9 @@ export interface CellSummary {
   ready: Summary;
   marks: Record<string, Summary>;
   bytes: Record<keyof RunBytes, Summary>;
+  /** the client's own ms per run (ClientTime.ms) and its replies per run */
+  clientMs: Summary;
+  clientTurns: Summary;
   /** median count per run of each SCSI command */
   opcodes: Record<string, number>;
 }
@@ -185,6 +201,8 @@ export function summarizeCell(cell: Cell, runs: RunResult[]): CellSummary {
     ready: summarize(ok.map((r) => r.ready)),
     marks: Object.fromEntries(markNames.map((m) => [m, summarize(ok.map((r) => r.marks[m]))])),
     bytes: Object.fromEntries(BYTE_KEYS.map((k) => [k, summarize(ok.map((r) => r.bytes[k]))])) as Record<keyof RunBytes, Summary>,
+    clientMs: summarize(ok.map((r) => r.client?.ms ?? null)),
+    clientTurns: summarize(ok.map((r) => r.client?.turns ?? null)),
     opcodes: Object.fromEntries(opNames.map((o) => [o, summarize(ok.map((r) => r.scsi.opcodes[o] ?? 0)).median ?? 0])),
   };
 }
@@ -220,6 +238,7 @@ export function formatMatrix(cells: CellSummary[], opts: { ready?: string } = {}
     ['usbredir wire in / out', ...cells.map((c) => `${fmtBytes(med(c, 'wireIn'))} / ${fmtBytes(med(c, 'wireOut'))}`)],
     ['LZ4 ratio in / out', ...cells.map((c) => `${fmtRatio(med(c, 'lz4RatioIn'))} / ${fmtRatio(med(c, 'lz4RatioOut'))}`)],
     ['whole session in / out', ...cells.map((c) => `${fmtBytes(med(c, 'sessionIn'))} / ${fmtBytes(med(c, 'sessionOut'))}`)],
+    ["client's own time (replies)", ...cells.map((c) => fmtClient(c))],
   ];
   if (cells.some((c) => c.bytes.linkIn.n > 0)) {
     bytes.push(['crossed the limited link in / out', ...cells.map((c) => (c.bytes.linkIn.n ? `${fmtBytes(med(c, 'linkIn'))} / ${fmtBytes(med(c, 'linkOut'))}` : '-'))]);
@@ -233,6 +252,12 @@ export function formatMatrix(cells: CellSummary[], opts: { ready?: string } = {}
     out.push('', ...renderTable(hist));
   }
   return out;
+}
+
+/** "12.3 ms (51)": the client's median time holding requests, and its replies per run. */
+function fmtClient(c: CellSummary): string {
+  const ms = c.clientMs.median;
+  return ms === null ? '-' : `${ms.toFixed(1)} ms (${Math.round(c.clientTurns.median ?? 0)})`;
 }
 
 function fmtRatio(r: number | null): string {

@@ -291,6 +291,8 @@ async function runOnce(o: RecognitionBenchOptions, cell: Cell, run: number, link
       start = countersNow(hot, link);
       begin();
       hot.trace = probe.onTrace;
+      // The plug answers nothing the server sent: the idle time before it is not the client's.
+      hot.redirector.items[0]?.channel.stats.turns.idle();
       hot.host.connect();
       follow();
     } else {
@@ -314,7 +316,7 @@ async function runOnce(o: RecognitionBenchOptions, cell: Cell, run: number, link
   const settledAt = probe.settle.settledAt(probe.since()) ?? (failure ? probe.settle.lastActivity : null);
 
   // Bytes at the end of the recognition (before the detach adds its own).
-  const counted = target ? runBytes(countersNow(target, link), start) : runBytes({ usbredir: null, channels: {}, link: null }, null);
+  const counted = target ? runBytes(countersNow(target, link), start) : runBytes({ usbredir: null, channels: {}, link: null, turns: null }, null);
   const report = probe.rec.report();
   const lz4 = target?.redirector.items[0]?.channel.compressing ?? false;
 
@@ -351,6 +353,7 @@ async function runOnce(o: RecognitionBenchOptions, cell: Cell, run: number, link
     ...(probe.readyHit ? { readyLine: (probe.readyHit as LogLine).line } : {}),
     marks,
     bytes: counted.bytes,
+    client: counted.client,
     lz4,
     scsi: { commands: report.scsiCommands, failures: report.scsiFailures, opcodes: report.opcodes, senses: report.senses },
     controlRequests: report.controlRequests,

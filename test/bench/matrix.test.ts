@@ -27,6 +27,7 @@ function run(cell: Cell, n: number, scale: number, extra: Partial<RunResult> = {
     cell: cellName(cell), compress: cell.compress, limit: cell.limit, run: n, ok: true, timeline,
     ready: 900 * scale, readyLine: 'MARK mounted 1.0', marks: { 'usb-attached': 500 * scale, mounted: 900 * scale, 'usb-detached': 5000 },
     bytes: { payloadIn: 5000, payloadOut: 300_000, bodyIn: 5000, bodyOut: 150_000, wireIn: 6000, wireOut: 151_000, sessionIn: 262_000, sessionOut: 152_000, linkIn: null, linkOut: null, lz4RatioIn: 1, lz4RatioOut: 2, compressedIn: 0, compressedOut: 9 },
+    client: { turns: 50, ms: 10 * scale },
     lz4: true,
     scsi: { commands: 10, failures: 0, opcodes: { INQUIRY: 2, 'READ(10)': 4 + n }, senses: {} },
     controlRequests: 7, channels: {}, detach: { ms: 100, by: 'guest' },
@@ -63,6 +64,7 @@ test('the matrix table: a row per point that was seen, the oracle, marks, bytes,
   assert.match(text, /\nusbredir payload in \/ out\s+5\.0 kB \/ 300\.0 kB/);
   assert.match(text, /\nLZ4 ratio in \/ out\s+1\.00 \/ 2\.00/);
   assert.doesNotMatch(text, /crossed the limited link/, 'no link row without a limit');
+  assert.match(text, /\nclient's own time \(replies\)\s+15\.0 ms \(50\)\s+25\.0 ms \(50\)\n/);
   assert.match(text, /\nREAD\(10\)\s+5\.5\s+5\.5$/m);
   // columns line up: every row of the first table has the same width
   const first = lines.slice(0, lines.indexOf(''));
@@ -76,13 +78,15 @@ test('a limited cell shows what crossed the link', () => {
   r.bytes = { ...r.bytes, linkIn: 270_000, linkOut: 160_000 };
   const text = formatMatrix([summarizeCell(free!, [run(free!, 1, 1)]), summarizeCell(slow!, [r])]).join('\n');
   assert.match(text, /\ncrossed the limited link in \/ out\s+-\s+270\.0 kB \/ 160\.0 kB/);
+  assert.match(text, /\nclient's own time \(replies\)\s+10\.0 ms \(50\)\s+10\.0 ms \(50\)\n/);
 });
 
 test("a run's bytes: everything from zero for a fresh session, the difference for a hot-plug run", () => {
   const usb = (n: number) => ({ payloadIn: n, payloadOut: 4 * n, bodyIn: n, bodyOut: 2 * n, wireIn: n + 10, wireOut: 2 * n + 10, compressedIn: 0, compressedOut: n / 100 });
-  const before: ByteCounters = { usbredir: usb(1000), channels: { main: { in: 500, out: 50 }, usbredir: { in: 1010, out: 2010 } }, link: { 'main:0': { up: 60, down: 510 } } };
-  const after: ByteCounters = { usbredir: usb(3000), channels: { main: { in: 700, out: 60 }, usbredir: { in: 3010, out: 6010 } }, link: { 'main:0': { up: 70, down: 710 }, 'usbredir:0': { up: 4000, down: 2000 } } };
+  const before: ByteCounters = { usbredir: usb(1000), channels: { main: { in: 500, out: 50 }, usbredir: { in: 1010, out: 2010 } }, link: { 'main:0': { up: 60, down: 510 } }, turns: { count: 12, ms: 3.5 } };
+  const after: ByteCounters = { usbredir: usb(3000), channels: { main: { in: 700, out: 60 }, usbredir: { in: 3010, out: 6010 } }, link: { 'main:0': { up: 70, down: 710 }, 'usbredir:0': { up: 4000, down: 2000 } }, turns: { count: 62, ms: 13.5 } };
   const fresh = runBytes(after, null);
+  assert.deepEqual(fresh.client, { turns: 62, ms: 13.5 });
   assert.equal(fresh.bytes.payloadOut, 12000);
   assert.equal(fresh.bytes.sessionIn, 3710);
   assert.equal(fresh.bytes.lz4RatioOut, 2);
@@ -93,6 +97,7 @@ test("a run's bytes: everything from zero for a fresh session, the difference fo
     { payloadIn: 2000, payloadOut: 8000, bodyIn: 2000, bodyOut: 4000, wireIn: 2000, wireOut: 4000, sessionIn: 2200, sessionOut: 4010, linkIn: 2200, linkOut: 4010, lz4RatioIn: 1, lz4RatioOut: 2, compressedIn: 0, compressedOut: 20 },
   );
   assert.deepEqual(hot.channels, { main: { in: 200, out: 10 }, usbredir: { in: 2000, out: 4000 } });
+  assert.deepEqual(hot.client, { turns: 50, ms: 10 }, "the client's own time is the run's difference too");
   // a connection that opened during the run counts from zero
   assert.deepEqual(hot.link, { 'main:0': { up: 10, down: 200 }, 'usbredir:0': { up: 4000, down: 2000 } });
   // no limit: no link counts; no usbredir channel: no usbredir bytes
@@ -100,6 +105,7 @@ test("a run's bytes: everything from zero for a fresh session, the difference fo
   assert.equal(bare.bytes.linkIn, null);
   assert.equal(bare.bytes.payloadIn, 0);
   assert.equal(bare.link, undefined);
+  assert.equal(bare.client, null);
 });
 
 test('renderTable pads the label left and the values right', () => {

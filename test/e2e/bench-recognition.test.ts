@@ -74,6 +74,7 @@ interface RunJson {
   ready: number | null;
   marks: Record<string, number>;
   bytes: Record<string, number | null>;
+  client: { turns: number; ms: number } | null;
   lz4: boolean;
   scsi: { commands: number; opcodes: Record<string, number> };
   detach: { by: string };
@@ -214,6 +215,10 @@ describe('bench recognition against a QEMU guest', () => {
       assert.equal(run.ready, run.marks.mounted);
       assert.equal(run.detach.by, 'guest', 'the guest saw every unplug before the next plug');
       assert.ok(run.scsi.opcodes['READ CAPACITY(10)']! >= 1);
+      // the client's own time: one reply per guest request at least (control + SCSI), and a
+      // small part of the recognition (the idle time before the plug is not counted)
+      assert.ok(run.client && run.client.turns >= run.scsi.commands + 10, `client ${JSON.stringify(run.client)}, ${run.scsi.commands} SCSI commands`);
+      assert.ok(run.client.ms > 0 && run.client.ms < run.timeline.settled! / 4, `client ${run.client.ms} ms, settled at ${run.timeline.settled}`);
     }
     // every run's bytes are its own, not the session's running total
     const first = runs[0]!.bytes;

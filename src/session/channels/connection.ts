@@ -52,6 +52,7 @@ export class Connection {
 
   private accept(chunk: Buffer): void {
     this.stats.in.add(chunk.length);
+    this.stats.turns.in(performance.now());
     // After our close the server may still be sending: counted (the totals match the wire), not handled.
     if (this.closedByUs) return;
     if (this.framer) return this.deliver(chunk);
@@ -92,6 +93,7 @@ export class Connection {
 
   write(buf: Buffer, messages = 0): boolean {
     if (this.ended || this.socket.destroyed) return false;
+    this.stats.turns.out(performance.now());
     if (this.limitOut && (this.outQueue.length || this.limitOut.delayMs() > 0)) {
       this.outQueue.push({ buf, messages });
       this.pumpOut();

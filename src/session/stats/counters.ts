@@ -40,9 +40,41 @@ export class DirectionStats {
   }
 }
 
+/**
+ * The client's own turnaround: from the moment received bytes are handed to the client (after
+ * any incoming limiter) to its next write (before any outgoing limiter), summed. On a
+ * request/reply channel (usbredir) that is the time the client held each request, the part of
+ * every round trip that is ours. A later read before the write restarts the clock: the reply
+ * waited on the bytes that completed the request, not on the first of them.
+ */
+export class TurnStats {
+  /** writes that followed received bytes */
+  count = 0;
+  /** ms from those bytes to the write, summed */
+  ms = 0;
+  private lastIn = -1;
+
+  in(nowMs: number): void {
+    this.lastIn = nowMs;
+  }
+
+  /** The next write is the client's own initiative (e.g. a plug): it answers nothing. */
+  idle(): void {
+    this.lastIn = -1;
+  }
+
+  out(nowMs: number): void {
+    if (this.lastIn < 0) return;
+    this.count++;
+    this.ms += nowMs - this.lastIn;
+    this.lastIn = -1;
+  }
+}
+
 export class ChannelStats {
   readonly in = new DirectionStats();
   readonly out = new DirectionStats();
+  readonly turns = new TurnStats();
   /** ms round trip of the last PING answered (server-measured pings carry our time, not theirs). */
   toJSON() {
     return { in: this.in.toJSON(), out: this.out.toJSON() };
