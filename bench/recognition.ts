@@ -158,6 +158,8 @@ interface Run {
   marks: Record<string, number>;
   /** bench only: the client-side timeline, ms from its own t0 */
   timeline?: Record<string, number | null>;
+  /** bench only: spicectl's own time holding the guest's requests (received -> reply written) */
+  client?: { turns: number; ms: number } | null;
 }
 
 const results: Run[] = [];
@@ -301,7 +303,7 @@ async function runBench(q: QemuServer, cmd: string[], link: Run['link'], run: nu
   if (link === 'slow') args.push('--limit', rateText);
   const r = await runToEnd(process.execPath, args, (link === 'slow' ? slowTimeoutMs : timeoutMs) + 60_000);
   writeFileSync(join(out, `${link}-${config}-${run}.json`), r.stdout + r.stderr);
-  let j: { cells?: { runs: { ok: boolean; error?: { message: string }; marks: Record<string, number>; timeline: Record<string, number | null> }[] }[] };
+  let j: { cells?: { runs: { ok: boolean; error?: { message: string }; marks: Record<string, number>; timeline: Record<string, number | null>; client: Run['client'] }[] }[] };
   try {
     j = JSON.parse(r.stdout);
   } catch {
@@ -310,7 +312,7 @@ async function runBench(q: QemuServer, cmd: string[], link: Run['link'], run: nu
   const one = j.cells?.[0]?.runs[0];
   if (!one) return { link, config, run, ok: false, error: 'no run in the JSON', marks: {} };
   const marks = Object.fromEntries(MARKS.filter((m) => one.marks[m] !== undefined).map((m) => [m, one.marks[m]!]));
-  return { link, config, run, ok: one.ok && Object.keys(marks).length === MARKS.length, error: one.error?.message, marks, timeline: one.timeline };
+  return { link, config, run, ok: one.ok && Object.keys(marks).length === MARKS.length, error: one.error?.message, marks, timeline: one.timeline, client: one.client };
 }
 
 /** QEMU's own USB CD with the same ISO: t0 = qom-set attached=true. */
@@ -411,12 +413,17 @@ for (const link of ['free', 'slow'] as const) {
     say(`  spicectl's own timeline (${c}, t0 = ${t0}):`);
     const tl = POINTS.filter((p) => benchRuns.some((r) => r.timeline![p.key] !== null))
       .map((p) => [`    ${p.label}`, fmtSummary(summarize(benchRuns.map((r) => r.timeline![p.key])))]);
+    const client = benchRuns.filter((r) => r.client);
+    if (client.length) {
+      const turns = summarize(client.map((r) => r.client!.turns)).median ?? 0;
+      tl.push([`    spicectl's own time (${Math.round(turns)} replies)`, fmtSummary(summarize(client.map((r) => r.client!.ms)))]);
+    }
     for (const l of renderTable(tl)) say(l);
   }
 }
 const med = (link: Run['link'], c: Config) => summaryOf(link, c, 'mounted').median;
 const check = (label: string, r: number | null, limit: number) =>
-  say(`  ${label.padEnd(50)} ${r === null ? '   -' : r.toFixed(2)}  <= ${limit.toFixed(2)}  ${r === null ? 'NO DATA' : r <= limit ? 'PASS' : 'FAIL'}`);
+  say(`  ${label.padEnd(56)} ${r === null ? '   -' : r.toFixed(2)}  <= ${limit.toFixed(2)}  ${r === null ? 'NO DATA' : r <= limit ? 'PASS' : 'FAIL'}`);
 say();
 say('targets (ratios of the medians of the guest\'s "mounted"):');
 for (const c of ['spicectl', 'bench', 'hotplug', 'hotplug-bot'] as const) {
@@ -427,6 +434,20 @@ for (const c of ['spicectl', 'bench', 'hotplug', 'hotplug-bot'] as const) {
   if (c === 'hotplug' || c === 'hotplug-bot') continue;
   check(`free: ${c} (${t0}) / remote-viewer`, ratio(med('free', c), med('free', 'remote-viewer')), 0.85);
   if (!a['skip-slow']) check(`${rateText}: ${c} (${t0}) / remote-viewer`, ratio(med('slow', c), med('slow', 'remote-viewer')), 0.5);
+}
+// What a client that took no time at all would get: each run's "mounted" minus the time
+// spicectl held the guest's requests. The rest of each round trip is QEMU's usb-redir,
+// spice-server, the loopback and the guest waking up, which no client can remove.
+const withoutClient = (c: Config) =>
+  summarize(results.filter((r) => r.link === 'free' && r.config === c && r.ok && r.client).map((r) => r.marks.mounted! - r.client!.ms)).median;
+const bounds = (['hotplug', 'hotplug-bot'] as const).filter((c) => configs.includes(c) && withoutClient(c) !== null);
+if (bounds.length && configs.includes('qemu-local')) {
+  say();
+  say('the same, less spicectl\'s own time (a client that took none; not a target):');
+  for (const c of bounds) {
+    const r = ratio(withoutClient(c), med('free', 'qemu-local'));
+    say(`  ${`free: ${c} (plug) less own time / qemu-local (attach)`.padEnd(56)} ${r === null ? '   -' : r.toFixed(2)}`);
+  }
 }
 process.stdout.write(`${lines.join('\n')}\n`);
 const jsonFile = a.json ?? join(out, 'results.json');
