@@ -191,6 +191,10 @@ export async function warmUpRequestPath(
     await guest.start();
     const g = guest;
     const step: Step = async (f) => {
+      // Each step starts on a fresh turn of the event loop: the scratch device answers from
+      // memory (and reads its image synchronously), so without this the whole warm-up would be
+      // one turn, and a guest request arriving meanwhile would wait for all of it.
+      await new Promise<void>((r) => setImmediate(r));
       if (stop()) throw new Error('stopped');
       result.steps++;
       let timer: NodeJS.Timeout | undefined;

@@ -50,6 +50,18 @@ describe('warmUpRequestPath', () => {
     assert.equal(r.steps, 3);
   });
 
+  it('yields to the event loop between steps, so news from the guest stops it at once', async () => {
+    // The scratch device answers from memory: without a yield per step the whole warm-up would
+    // be one turn of the event loop, and a request arriving meanwhile would wait for all of it.
+    let n = 0;
+    let guestSpoke = false;
+    const r = await warmUpRequestPath('cd', () => openEmulatedCd(iso), () => {
+      if (++n === 5) setImmediate(() => (guestSpoke = true));
+      return guestSpoke;
+    });
+    assert.ok(r.steps >= 5 && r.steps <= 6, `stopped after ${r.steps} steps`);
+  });
+
   it('returns quietly when the scratch device cannot be opened', async () => {
     const r = await warmUpRequestPath('cd', () => openEmulatedCd(join(tmp.dir, 'missing.iso')), () => false);
     assert.deepEqual(r, { steps: 0, good: 0 });
