@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { parseRate, TokenBucket } from '../../src/session/limiter.js';
 import { Connection } from '../../src/session/channels/connection.js';
 import { ChannelStats } from '../../src/session/stats/counters.js';
+import { socketPair } from '../helpers/socket-pair.js';
 
 test('rates', () => {
   assert.equal(parseRate('30KB/s'), 30000);
@@ -26,13 +26,7 @@ test('token bucket: overdraw then wait', () => {
 
 // Measures the real rate through a loopback socket pair (outgoing and incoming limits).
 test('a limited connection moves bytes at the limit, both ways', async () => {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-  const sock = net.connect(port, '127.0.0.1');
-  await new Promise((r) => sock.once('connect', r));
-  const peer = await accepted;
+  const { sock, peer, close } = await socketPair();
   const conn = new Connection(sock, new ChannelStats(), 'test', () => {});
   conn.limitOut = new TokenBucket(100_000, 5000);
   conn.limitIn = new TokenBucket(100_000, 5000);
@@ -52,6 +46,5 @@ test('a limited connection moves bytes at the limit, both ways', async () => {
   const inS = (performance.now() - t1) / 1000;
   assert.ok(inS > 0.45 && inS < 0.9, `in took ${inS}s`);
   conn.close();
-  peer.destroy();
-  server.close();
+  close();
 });

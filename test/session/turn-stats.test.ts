@@ -2,10 +2,10 @@
 // Connection feeds it (after the incoming limiter, before the outgoing one).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { TokenBucket } from '../../src/session/limiter.js';
 import { Connection } from '../../src/session/channels/connection.js';
 import { ChannelStats, TurnStats } from '../../src/session/stats/counters.js';
+import { socketPair } from '../helpers/socket-pair.js';
 
 test('a turn runs from the last bytes received to the next write', () => {
   const t = new TurnStats();
@@ -26,13 +26,7 @@ test('a turn runs from the last bytes received to the next write', () => {
 });
 
 test("a connection's turns leave out the outgoing limiter's queue", async () => {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-  const sock = net.connect(port, '127.0.0.1');
-  await new Promise((r) => sock.once('connect', r));
-  const peer = await accepted;
+  const { sock, peer, close } = await socketPair();
   const conn = new Connection(sock, new ChannelStats(), 'test', () => {});
   conn.limitOut = new TokenBucket(100_000, 5000);
   peer.write(Buffer.alloc(16));
@@ -48,6 +42,5 @@ test("a connection's turns leave out the outgoing limiter's queue", async () => 
   assert.equal(conn.stats.turns.count, 1);
   assert.ok(conn.stats.turns.ms < 50, `turn ${conn.stats.turns.ms} ms`);
   conn.close();
-  peer.destroy();
-  server.close();
+  close();
 });
