@@ -227,6 +227,26 @@ describe('UAS (USB Attached SCSI) over bulk streams', () => {
     await h.host.close();
   });
 
+  it("answers a command's status in the same turn as the command itself", async () => {
+    // The host writes what is answered in one turn as one message: a TEST UNIT READY's Sense IU
+    // must be ready when its Command IU is accepted, not a few promise hops later.
+    const dev = await openEmulatedCd(iso);
+    await dev.setConfiguration(1);
+    await dev.setAltSetting(0, 1);
+    await dev.allocStreams([UAS_EP.status, UAS_EP.dataIn, UAS_EP.dataOut], 8);
+    let statusAt = -1;
+    let step = 0;
+    const status = dev.bulk(UAS_EP.status, 64, { streamId: 1 }).then((r) => ((statusAt = step), r));
+    const command = await dev.bulk(UAS_EP.command, makeCommandIu({ tag: 1, cdb: cdb.tur() }));
+    step = 1;
+    assert.equal(command.status, 'success');
+    assert.equal(statusAt, 0, 'the Sense IU was answered before the command completion was handled');
+    const r = await status;
+    assert.equal(r.status, 'success');
+    assert.equal(r.data![0], IuId.sense);
+    await dev.close();
+  });
+
   it('cancels a queued request when the guest cancels it', async () => {
     const dev = await openEmulatedDisk(copyOf(fat));
     const h = await setupUas(dev, 9);

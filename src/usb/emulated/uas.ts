@@ -392,34 +392,39 @@ export class UasTransport {
 
   private finishTask(t: Task): void {
     const g = this.gen;
-    Promise.resolve()
-      .then(() => t.plan.finish())
-      .then(
-        (v: ScsiStatus) => v,
-        (): ScsiStatus => 'check',
-      )
-      .then((status) => {
-        if (g !== this.gen || t.aborted) return;
-        // Read the sense now: another command on the LU may replace it.
-        const sense: Sense | null = status === 'check' ? (t.unit.sense ?? (t.ioFailed ? SENSE.unrecoveredReadError : SENSE.internalTargetFailure)) : null;
-        const s = this.stream(t.tag);
-        s.task = null;
-        // Requests that came before the Command IU belong to this command: end them.
-        for (const r of s.dataIn.splice(0)) this.finish(r, dataIn(EMPTY));
-        for (const r of s.dataOut.splice(0)) this.finish(r, dataOut(r.data.length));
-        this.commands++;
-        const residue = Math.max(0, t.bytes - t.done);
-        this.trace?.({
-          kind: 'scsi-status',
-          lun: t.lun,
-          tag: t.tag,
-          opcode: t.cdb[0]!,
-          status: status === 'good' ? 0 : 1,
-          residue,
-          ...(sense ? { sense: formatSense(sense) } : {}),
-        });
-        this.sendIu(t.tag, makeSenseIu(t.tag, sense ? SCSI_CHECK_CONDITION : SCSI_GOOD, sense ? fixedSense(sense) : EMPTY));
-      });
+    let status: ScsiStatus | Promise<ScsiStatus>;
+    try {
+      status = t.plan.finish();
+    } catch {
+      status = 'check';
+    }
+    // Most plans know their status at once: the Sense IU then goes out in this turn, with the
+    // command's other answers. A plan that must wait (SYNCHRONIZE CACHE) answers later.
+    if (typeof status === 'string') this.sendStatus(t, g, status);
+    else status.then((v) => v, (): ScsiStatus => 'check').then((v) => this.sendStatus(t, g, v));
+  }
+
+  private sendStatus(t: Task, g: number, status: ScsiStatus): void {
+    if (g !== this.gen || t.aborted) return;
+    // Read the sense now: another command on the LU may replace it.
+    const sense: Sense | null = status === 'check' ? (t.unit.sense ?? (t.ioFailed ? SENSE.unrecoveredReadError : SENSE.internalTargetFailure)) : null;
+    const s = this.stream(t.tag);
+    s.task = null;
+    // Requests that came before the Command IU belong to this command: end them.
+    for (const r of s.dataIn.splice(0)) this.finish(r, dataIn(EMPTY));
+    for (const r of s.dataOut.splice(0)) this.finish(r, dataOut(r.data.length));
+    this.commands++;
+    const residue = Math.max(0, t.bytes - t.done);
+    this.trace?.({
+      kind: 'scsi-status',
+      lun: t.lun,
+      tag: t.tag,
+      opcode: t.cdb[0]!,
+      status: status === 'good' ? 0 : 1,
+      residue,
+      ...(sense ? { sense: formatSense(sense) } : {}),
+    });
+    this.sendIu(t.tag, makeSenseIu(t.tag, sense ? SCSI_CHECK_CONDITION : SCSI_GOOD, sense ? fixedSense(sense) : EMPTY));
   }
 
   private sendIu(tag: number, iu: Buffer): void {
