@@ -440,14 +440,14 @@ for (const c of ['spicectl', 'bench', 'hotplug', 'hotplug-bot'] as const) {
 // spice-server, the loopback and the guest waking up, which no client can remove.
 const withoutClient = (c: Config) =>
   summarize(results.filter((r) => r.link === 'free' && r.config === c && r.ok && r.client).map((r) => r.marks.mounted! - r.client!.ms)).median;
-const bounds = (['hotplug', 'hotplug-bot'] as const).filter((c) => configs.includes(c) && withoutClient(c) !== null);
-if (bounds.length && configs.includes('qemu-local')) {
+const bounds = (['hotplug', 'hotplug-bot'] as const)
+  .filter((c) => configs.includes(c))
+  .map((c) => [c, ratio(withoutClient(c), med('free', 'qemu-local'))] as const)
+  .filter(([, r]) => r !== null);
+if (bounds.length) {
   say();
   say('the same, less spicectl\'s own time (a client that took none; not a target):');
-  for (const c of bounds) {
-    const r = ratio(withoutClient(c), med('free', 'qemu-local'));
-    say(`  ${`free: ${c} (plug) less own time / qemu-local (attach)`.padEnd(56)} ${r === null ? '   -' : r.toFixed(2)}`);
-  }
+  for (const [c, r] of bounds) say(`  ${`free: ${c} (plug) less own time / qemu-local (attach)`.padEnd(56)} ${r!.toFixed(2)}`);
 }
 process.stdout.write(`${lines.join('\n')}\n`);
 const jsonFile = a.json ?? join(out, 'results.json');

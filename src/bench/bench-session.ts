@@ -189,7 +189,7 @@ export function countersNow(t: Target, link: Link | null): ByteCounters {
     } : null,
     channels: {},
     link: null,
-    turns: ch ? { count: ch.stats.turns.count, ms: ch.stats.turns.ms } : null,
+    turns: ch ? { turns: ch.stats.turns.count, ms: ch.stats.turns.ms } : null,
   };
   for (const c of t.session.channels) {
     const prev = out.channels[c.name];

@@ -78,11 +78,11 @@ export interface ByteCounters {
   channels: Record<string, { in: number; out: number }>;
   /** with a limit: bytes per link connection ("main:0", "connection3") */
   link: Record<string, { up: number; down: number }> | null;
-  /** the usbredir channel's client turnaround so far (TurnStats; null: it never opened) */
-  turns?: { count: number; ms: number } | null;
+  /** the usbredir channel's client time so far (its TurnStats; null: it never opened) */
+  turns?: ClientTime | null;
 }
 
-/** The client's own time in a run: received bytes -> its reply written, summed (TurnStats). */
+/** The client's own time: received bytes -> its reply written, summed (TurnStats). */
 export interface ClientTime {
   /** replies that followed received bytes */
   turns: number;
@@ -104,7 +104,7 @@ export function runBytes(end: ByteCounters, start: ByteCounters | null): { bytes
     bytes.lz4RatioIn = bytes.bodyIn ? bytes.payloadIn / bytes.bodyIn : null;
     bytes.lz4RatioOut = bytes.bodyOut ? bytes.payloadOut / bytes.bodyOut : null;
   }
-  const client = end.turns ? { turns: end.turns.count - (start?.turns?.count ?? 0), ms: end.turns.ms - (start?.turns?.ms ?? 0) } : null;
+  const client = end.turns ? { turns: end.turns.turns - (start?.turns?.turns ?? 0), ms: end.turns.ms - (start?.turns?.ms ?? 0) } : null;
   const channels: RunResult['channels'] = {};
   for (const [name, c] of Object.entries(end.channels)) {
     const s = start?.channels[name];

@@ -83,8 +83,8 @@ test('a limited cell shows what crossed the link', () => {
 
 test("a run's bytes: everything from zero for a fresh session, the difference for a hot-plug run", () => {
   const usb = (n: number) => ({ payloadIn: n, payloadOut: 4 * n, bodyIn: n, bodyOut: 2 * n, wireIn: n + 10, wireOut: 2 * n + 10, compressedIn: 0, compressedOut: n / 100 });
-  const before: ByteCounters = { usbredir: usb(1000), channels: { main: { in: 500, out: 50 }, usbredir: { in: 1010, out: 2010 } }, link: { 'main:0': { up: 60, down: 510 } }, turns: { count: 12, ms: 3.5 } };
-  const after: ByteCounters = { usbredir: usb(3000), channels: { main: { in: 700, out: 60 }, usbredir: { in: 3010, out: 6010 } }, link: { 'main:0': { up: 70, down: 710 }, 'usbredir:0': { up: 4000, down: 2000 } }, turns: { count: 62, ms: 13.5 } };
+  const before: ByteCounters = { usbredir: usb(1000), channels: { main: { in: 500, out: 50 }, usbredir: { in: 1010, out: 2010 } }, link: { 'main:0': { up: 60, down: 510 } }, turns: { turns: 12, ms: 3.5 } };
+  const after: ByteCounters = { usbredir: usb(3000), channels: { main: { in: 700, out: 60 }, usbredir: { in: 3010, out: 6010 } }, link: { 'main:0': { up: 70, down: 710 }, 'usbredir:0': { up: 4000, down: 2000 } }, turns: { turns: 62, ms: 13.5 } };
   const fresh = runBytes(after, null);
   assert.deepEqual(fresh.client, { turns: 62, ms: 13.5 });
   assert.equal(fresh.bytes.payloadOut, 12000);

@@ -401,7 +401,7 @@ export class UasTransport {
     // Most plans know their status at once: the Sense IU then goes out in this turn, with the
     // command's other answers. A plan that must wait (SYNCHRONIZE CACHE) answers later.
     if (typeof status === 'string') this.sendStatus(t, g, status);
-    else status.then((v) => v, (): ScsiStatus => 'check').then((v) => this.sendStatus(t, g, v));
+    else status.then((v) => this.sendStatus(t, g, v), () => this.sendStatus(t, g, 'check'));
   }
 
   private sendStatus(t: Task, g: number, status: ScsiStatus): void {
